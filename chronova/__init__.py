@@ -1,0 +1,1 @@
+"""Chronova's processes and their wiring: the store, relay, scheduler, conductor, CLI."""

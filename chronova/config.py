@@ -1,0 +1,120 @@
+"""Settings: where the store is, which bus, which hypervisor.
+
+Read once from the environment (CHRONOVA_*) or built by tests; every process
+of the distributed deployment and the embedded one use the same fields.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+
+class ConfigError(Exception):
+    """A setting that cannot work; the CLI prints it on one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # "sqlite:///path/to/dir" (embedded) or "postgresql://user:pw@host:port/dbname".
+    database_url: str = "sqlite:///data"
+    # Comma-separated Kafka bootstrap servers; empty means the in-process bus.
+    kafka_bootstrap: str = ""
+    kafka_partitions: int = 8
+    libvirt_uri: str = "test:///default"
+    # Simulated or real hosts this agent process serves.
+    hosts: tuple[str, ...] = ("compute1",)
+    # Inventory overrides for simulated hosts; 0 means "ask libvirt".
+    host_vcpus: int = 0
+    host_memory_mb: int = 0
+    host_disk_gb: int = 1024
+    heartbeat_interval: float = 10.0
+    api_host: str = "127.0.0.1"
+    api_port: int = 8774
+    default_project_id: str = "admin"
+    default_user_id: str = "admin"
+    pool_size: int = 8
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_embedded_store(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def uses_kafka(self) -> bool:
+        return bool(self.kafka_bootstrap)
+
+    def data_dir(self) -> Path:
+        """`sqlite:///data` is ./data, `sqlite:////var/lib/chronova` is absolute."""
+        return Path(self.database_url.removeprefix("sqlite:///") or "data").resolve()
+
+    def store_env(self, schema_tables_prefix: str = "") -> dict[str, str]:
+        """The eventsourcing environment for this database."""
+        if self.is_embedded_store:
+            data = self.data_dir()
+            data.mkdir(parents=True, exist_ok=True)
+            name = f"{schema_tables_prefix or 'events'}.sqlite"
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(data / name),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        url = urlparse(self.database_url)
+        if url.scheme not in ("postgresql", "postgres"):
+            raise ConfigError(f"CHRONOVA_DATABASE_URL: unsupported scheme {url.scheme!r}")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "chronova",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
+            "POSTGRES_CONN_MAX_AGE": "600",
+            **self.extra_env,
+        }
+
+    def postgres_conninfo(self) -> str:
+        env = self.store_env()
+        return (
+            f"dbname={env['POSTGRES_DBNAME']} host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} "
+            f"user={env['POSTGRES_USER']} password={env['POSTGRES_PASSWORD']}"
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def number(key: str, default: float, kind: type) -> float:
+            raw = env.get(key)
+            if raw is None:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {raw!r}") from None
+
+        hosts = tuple(h.strip() for h in env.get("CHRONOVA_HOSTS", ",".join(defaults.hosts)).split(",") if h.strip())
+        return cls(
+            database_url=env.get("CHRONOVA_DATABASE_URL", defaults.database_url),
+            kafka_bootstrap=env.get("CHRONOVA_KAFKA", defaults.kafka_bootstrap),
+            kafka_partitions=int(number("CHRONOVA_KAFKA_PARTITIONS", defaults.kafka_partitions, int)),
+            libvirt_uri=env.get("CHRONOVA_LIBVIRT_URI", defaults.libvirt_uri),
+            hosts=hosts or defaults.hosts,
+            host_vcpus=int(number("CHRONOVA_HOST_VCPUS", defaults.host_vcpus, int)),
+            host_memory_mb=int(number("CHRONOVA_HOST_MEMORY_MB", defaults.host_memory_mb, int)),
+            host_disk_gb=int(number("CHRONOVA_HOST_DISK_GB", defaults.host_disk_gb, int)),
+            heartbeat_interval=number("CHRONOVA_HEARTBEAT_INTERVAL", defaults.heartbeat_interval, float),
+            api_host=env.get("CHRONOVA_API_HOST", defaults.api_host),
+            api_port=int(number("CHRONOVA_API_PORT", defaults.api_port, int)),
+            default_project_id=env.get("CHRONOVA_DEFAULT_PROJECT", defaults.default_project_id),
+            default_user_id=env.get("CHRONOVA_DEFAULT_USER", defaults.default_user_id),
+            pool_size=int(number("CHRONOVA_DB_POOL_SIZE", defaults.pool_size, int)),
+        )

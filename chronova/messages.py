@@ -1,0 +1,107 @@
+"""The wire format of events on the bus, shared by the relay, the projections
+and every consumer: a small JSON envelope around the event's own fields.
+
+Consumers never need the domain classes (billing, agents), only this format.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from marshmallow import Schema, ValidationError, fields, validate
+
+TOPIC_PREFIX = "chronova."
+REPORTS_TOPIC = "chronova.reports"
+DEAD_LETTER_TOPIC = "chronova.deadletter"
+SERVER_EVENTS_TOPIC = "chronova.server"
+_ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+class MalformedMessage(Exception):
+    """A message that cannot be understood; it is parked, never retried."""
+
+
+def events_topic(aggregate_type: str) -> str:
+    return f"{TOPIC_PREFIX}{aggregate_type.lower()}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _EnvelopeSchema(Schema):
+    notification_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    event_type = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]\w*\.[A-Za-z]\w*$"))
+    aggregate_id = fields.UUID(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    timestamp = fields.AwareDateTime(required=True)
+    data = fields.Dict(keys=fields.String(), required=True)
+
+
+_ENVELOPE = _EnvelopeSchema()
+
+
+@dataclass(frozen=True)
+class EventMessage:
+    """One stored event as consumers see it."""
+
+    notification_id: int
+    event_type: str
+    aggregate_id: str
+    version: int
+    timestamp: str
+    data: dict[str, Any]
+
+    @property
+    def aggregate_type(self) -> str:
+        return self.event_type.split(".", 1)[0]
+
+    @property
+    def topic(self) -> str:
+        return events_topic(self.aggregate_type)
+
+    @classmethod
+    def from_domain_event(cls, notification_id: int, event: DomainEventProtocol[Any]) -> EventMessage:
+        data = {k: _plain(v) for k, v in event.__dict__.items() if k not in _ENVELOPE_FIELDS}
+        return cls(
+            notification_id=notification_id,
+            event_type=type(event).__qualname__,
+            aggregate_id=str(event.originator_id),
+            version=event.originator_version,
+            timestamp=event.timestamp.isoformat(),
+            data=data,
+        )
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | None) -> EventMessage:
+        try:
+            loaded = _ENVELOPE.load(json.loads(raw or b""))
+        except (ValueError, TypeError, ValidationError) as e:
+            raise MalformedMessage(f"not an event envelope: {e}") from None
+        return cls(
+            notification_id=loaded["notification_id"],
+            event_type=loaded["event_type"],
+            aggregate_id=str(loaded["aggregate_id"]),
+            version=loaded["version"],
+            timestamp=loaded["timestamp"].isoformat(),
+            data=loaded["data"],
+        )

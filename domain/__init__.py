@@ -1,0 +1,1 @@
+"""Chronova's domain: aggregates, events, state machine and placement rules. No I/O."""

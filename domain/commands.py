@@ -1,0 +1,45 @@
+"""Commands: what a user asks for, already validated at the edge (marshmallow).
+
+Imperative names; frozen, so a handler cannot change what was asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asks, for which project, under which request id (kept on events for audit)."""
+
+    project_id: str
+    user_id: str
+    request_id: str
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class CreateServer:
+    name: str
+    flavor_ref: str
+    image_ref: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    user_data: str | None = None
+    description: str | None = None
+    availability_zone: str | None = None
+    key_name: str | None = None
+    admin_password: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateFlavor:
+    name: str
+    vcpus: int
+    ram: int
+    disk: int
+    flavorid: str | None = None
+    ephemeral: int = 0
+    swap: int = 0
+    rxtx_factor: float = 1.0
+    is_public: bool = True
+    description: str | None = None

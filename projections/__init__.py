@@ -1,0 +1,1 @@
+"""Read models built from the events: one projection per view, each tracked on its own."""

