@@ -64,7 +64,7 @@ class Cloud(Application[UUID]):
     """All of Chronova's aggregates in one store with one notification log."""
 
     name = "Chronova"
-    snapshotting_intervals = {Host: 100}  # noqa: RUF012 - eventsourcing's class-level setting
+    snapshotting_intervals = {Host: 100}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)

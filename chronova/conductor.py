@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 
 from chronova.bus import Record
 from chronova.cloud import Cloud
-from chronova.reports import Deleted, Heartbeat, Report, SpawnFailed, Spawned, decode_report
+from chronova.reports import Deleted, Heartbeat, Report, Spawned, SpawnFailed, decode_report
 from domain.errors import DomainError, NotFound
 from domain.host import Host
 

@@ -31,6 +31,8 @@ class Settings:
     host_memory_mb: int = 0
     host_disk_gb: int = 1024
     heartbeat_interval: float = 10.0
+    # How long a simulated guest takes to boot before the agent reports it ACTIVE.
+    simulated_boot_seconds: float = 0.0
     api_host: str = "127.0.0.1"
     api_port: int = 8774
     default_project_id: str = "admin"
@@ -50,16 +52,21 @@ class Settings:
         """`sqlite:///data` is ./data, `sqlite:////var/lib/chronova` is absolute."""
         return Path(self.database_url.removeprefix("sqlite:///") or "data").resolve()
 
-    def store_env(self, schema_tables_prefix: str = "") -> dict[str, str]:
-        """The eventsourcing environment for this database."""
+    def store_env(self, create_tables: bool = True) -> dict[str, str]:
+        """The eventsourcing environment for this database.
+
+        Only one process creates tables (`chronova init`, or the embedded
+        `run`): PostgreSQL refuses concurrent DDL on the same catalog rows.
+        """
+        create = {"CREATE_TABLE": "y" if create_tables else "n"}
         if self.is_embedded_store:
             data = self.data_dir()
             data.mkdir(parents=True, exist_ok=True)
-            name = f"{schema_tables_prefix or 'events'}.sqlite"
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(data / name),
+                "SQLITE_DBNAME": str(data / "chronova.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": "30",
+                **create,
             }
         url = urlparse(self.database_url)
         if url.scheme not in ("postgresql", "postgres"):
@@ -74,6 +81,7 @@ class Settings:
             "POSTGRES_POOL_SIZE": str(self.pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
             "POSTGRES_CONN_MAX_AGE": "600",
+            **create,
             **self.extra_env,
         }
 
@@ -112,6 +120,7 @@ class Settings:
             host_memory_mb=int(number("CHRONOVA_HOST_MEMORY_MB", defaults.host_memory_mb, int)),
             host_disk_gb=int(number("CHRONOVA_HOST_DISK_GB", defaults.host_disk_gb, int)),
             heartbeat_interval=number("CHRONOVA_HEARTBEAT_INTERVAL", defaults.heartbeat_interval, float),
+            simulated_boot_seconds=number("CHRONOVA_SIMULATED_BOOT_SECONDS", defaults.simulated_boot_seconds, float),
             api_host=env.get("CHRONOVA_API_HOST", defaults.api_host),
             api_port=int(number("CHRONOVA_API_PORT", defaults.api_port, int)),
             default_project_id=env.get("CHRONOVA_DEFAULT_PROJECT", defaults.default_project_id),

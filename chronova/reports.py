@@ -66,7 +66,9 @@ class _InventorySchema(Schema):
 class _HeartbeatSchema(Schema):
     type = fields.Constant("heartbeat")
     host = fields.String(required=True, validate=_HOST_NAME)
-    inventories = fields.Dict(keys=fields.String(validate=_RESOURCE_CLASS), values=fields.Nested(_InventorySchema), required=True)
+    inventories = fields.Dict(
+        keys=fields.String(validate=_RESOURCE_CLASS), values=fields.Nested(_InventorySchema), required=True
+    )
     hypervisor = fields.Dict(keys=fields.String(), load_default=dict)
 
 

@@ -100,7 +100,9 @@ class Scheduler:
             if server.vm_state != VmState.BUILDING or server.task_state != TaskState.SCHEDULING:
                 return server.host
             flavor = server.flavor
-            request = flavor_resources(flavor["vcpus"], flavor["ram"], flavor["disk"], flavor["ephemeral"], flavor["swap"])
+            request = flavor_resources(
+                flavor["vcpus"], flavor["ram"], flavor["disk"], flavor["ephemeral"], flavor["swap"]
+            )
             decision = choose_hosts(self.index.candidates(), request, exclude=frozenset(tried))
             if not decision.ranked:
                 return self._fail(server, decision.explain())
@@ -115,6 +117,7 @@ class Scheduler:
                 self._cloud.save(host, server)
             except IntegrityError:
                 # Another scheduler claimed on this host, or placed this server, first.
+                log.info("server %s: claim on %s lost a race; deciding again", server_id, host.name)
                 self.index.reload(host.id)
                 continue
             except Exception:

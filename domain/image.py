@@ -15,7 +15,7 @@ class Image(Aggregate):
     def __init__(
         self,
         *,
-        id: UUID,  # noqa: A002 - images keep the id their uploader was given
+        id: UUID,
         name: str,
         owner: str,
         disk_format: str,

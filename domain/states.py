@@ -85,16 +85,10 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
-def check_transition(
-    action: str, server_id: str, vm_state: VmState, task_state: TaskState | None
-) -> None:
+def check_transition(action: str, server_id: str, vm_state: VmState, task_state: TaskState | None) -> None:
     """Raise InvalidState with Nova's wording unless `action` may start here."""
     transition = TRANSITIONS[action]
     if vm_state not in transition.vm_states:
-        raise InvalidState(
-            f"Cannot '{action}' instance {server_id} while it is in vm_state {vm_state}"
-        )
+        raise InvalidState(f"Cannot '{action}' instance {server_id} while it is in vm_state {vm_state}")
     if task_state not in transition.task_states:
-        raise InvalidState(
-            f"Cannot '{action}' instance {server_id} while it is in task_state {task_state}"
-        )
+        raise InvalidState(f"Cannot '{action}' instance {server_id} while it is in task_state {task_state}")

@@ -40,7 +40,18 @@ class FlavorsProjection:
                    ON CONFLICT (flavorid) DO NOTHING""",
                 {
                     key: message.data[key]
-                    for key in ("flavorid", "name", "vcpus", "ram", "disk", "ephemeral", "swap", "rxtx_factor", "is_public", "description")
+                    for key in (
+                        "flavorid",
+                        "name",
+                        "vcpus",
+                        "ram",
+                        "disk",
+                        "ephemeral",
+                        "swap",
+                        "rxtx_factor",
+                        "is_public",
+                        "description",
+                    )
                 }
                 | {"ts": message.timestamp},
             )

@@ -45,7 +45,9 @@ def _update(message: EventMessage, **columns: object) -> list[Statement]:
 
 def _fault(message: EventMessage) -> str:
     data = message.data
-    return json.dumps({"code": 500, "message": data["message"], "details": data["details"], "created": message.timestamp})
+    return json.dumps(
+        {"code": 500, "message": data["message"], "details": data["details"], "created": message.timestamp}
+    )
 
 
 class ServersProjection:

@@ -81,8 +81,12 @@ ViewStore = PostgresViewStore | SQLiteViewStore
 
 
 def open_view_store(factory: InfrastructureFactory[TrackingRecorder], ddl: Iterable[str]) -> ViewStore:
-    """Views live in the event store's database, sharing its connections."""
+    """Views live in the event store's database, sharing its connections.
+
+    The tables are created when the factory creates tables (see Settings.store_env).
+    """
     view_class = PostgresViewStore if isinstance(factory, PostgresFactory) else SQLiteViewStore
     store = factory.tracking_recorder(view_class)  # type: ignore[arg-type]
-    store.create_views(ddl)
+    if factory.env_create_table():  # type: ignore[attr-defined]
+        store.create_views(ddl)
     return store  # type: ignore[return-value]

@@ -33,4 +33,7 @@ class Consumer(Protocol):
     def commit(self) -> None:
         """Remember that every record returned so far has been handled."""
 
+    def rewind(self) -> None:
+        """Go back to the last commit, so uncommitted records are polled again."""
+
     def close(self) -> None: ...

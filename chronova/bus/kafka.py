@@ -71,7 +71,8 @@ class KafkaRecordConsumer:
             max_poll_records=500,
             fetch_max_wait_ms=50,
         )
-        self._consumer.assign(self._partitions(topics))
+        self._assigned = self._partitions(topics)
+        self._consumer.assign(self._assigned)
 
     def _partitions(self, topics: list[str]) -> list[TopicPartition]:
         deadline = time.monotonic() + 30
@@ -102,6 +103,14 @@ class KafkaRecordConsumer:
 
     def commit(self) -> None:
         self._consumer.commit()
+
+    def rewind(self) -> None:
+        for partition in self._assigned:
+            committed = self._consumer.committed(partition)
+            if committed is None:
+                self._consumer.seek_to_beginning(partition)
+            else:
+                self._consumer.seek(partition, committed)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)

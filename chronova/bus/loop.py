@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 
 from eventsourcing.persistence import InterfaceError, OperationalError
+from kafka.errors import KafkaError
 
 from chronova.bus import Consumer, Publisher, Record
 from chronova.messages import DEAD_LETTER_TOPIC, MalformedMessage
@@ -22,6 +23,7 @@ from chronova.messages import DEAD_LETTER_TOPIC, MalformedMessage
 log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, ConnectionError)
+BUS_ERRORS: tuple[type[BaseException], ...] = (KafkaError,)
 
 
 def park(dead_letters: Publisher, consumer_name: str, record: Record, reason: str) -> None:
@@ -61,7 +63,7 @@ def _deliver(
             if stop.wait(backoff):
                 return False
             backoff = min(backoff * 2, 5.0)
-        except Exception as e:  # noqa: BLE001 - a handler bug must not stop the partition
+        except Exception as e:
             log.exception("%s failed on %s[%s]@%s", name, record.topic, record.partition, record.offset)
             park(dead_letters, name, record, f"{type(e).__name__}: {e}")
             return True
@@ -75,13 +77,25 @@ def consume(
     stop: threading.Event,
     after_batch: Callable[[], None] = lambda: None,
 ) -> None:
-    """Poll, handle, then commit each batch, until `stop` is set."""
+    """Poll, handle, then commit each batch, until `stop` is set.
+
+    When the bus itself fails (poll, flush or commit), the consumer rewinds to
+    its last commit and tries again: the batch is handled again, never skipped.
+    """
+    backoff = 0.1
     while not stop.is_set():
-        records = consumer.poll(timeout=0.2)
-        if not records:
-            continue
-        for record in records:
-            if not _deliver(record, handle, dead_letters, name, stop):
+        try:
+            records = consumer.poll(timeout=0.2)
+            for record in records:
+                if not _deliver(record, handle, dead_letters, name, stop):
+                    return
+            if records:
+                after_batch()
+                consumer.commit()
+            backoff = 0.1
+        except TRANSIENT_ERRORS + BUS_ERRORS as e:
+            log.warning("%s: bus unavailable (%s), rewinding and retrying in %.1fs", name, e, backoff)
+            if stop.wait(backoff):
                 return
-        after_batch()
-        consumer.commit()
+            consumer.rewind()
+            backoff = min(backoff * 2, 5.0)

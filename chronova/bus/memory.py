@@ -96,5 +96,8 @@ class MemoryConsumer:
             self._inbox.task_done()
         self._uncommitted = 0
 
+    def rewind(self) -> None:
+        """Nothing to do: in-process delivery fails only when the process is stopping."""
+
     def close(self) -> None:
         """Uncommitted records stay unhandled, so the relay publishes them again."""

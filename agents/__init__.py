@@ -1,0 +1,1 @@
+"""Compute agents: drive a host's hypervisor and report what happened. No database."""

@@ -1,0 +1,171 @@
+"""`chronova <component>`: one command for the all-in-one deployment (`run`)
+and for each process of the distributed one.
+
+Components run as supervised threads: one that fails is logged and started
+again after a pause, so a database or broker restart heals by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from chronova.config import ConfigError, Settings
+from chronova.wiring import Component, Transport, Wiring, agent_components
+
+log = logging.getLogger("chronova")
+
+COMPONENTS = ("run", "init", "api", "relay", "scheduler", "conductor", "projections", "agent")
+
+
+def supervise(name: str, component: Component, stop: threading.Event) -> None:
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            component(stop)
+            return
+        except Exception:
+            if stop.is_set():
+                return
+            log.exception("%s failed; restarting in %.1fs", name, pause)
+            stop.wait(pause)
+            pause = min(pause * 2, 10.0)
+
+
+def start(named: Sequence[tuple[str, Component]], stop: threading.Event) -> list[threading.Thread]:
+    threads = [
+        threading.Thread(target=supervise, args=(name, component, stop), name=name, daemon=True)
+        for name, component in named
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def serve_api(wiring: Wiring, stop: threading.Event) -> None:
+    """Serve both HTTP apps on one port until interrupted (the main thread's job)."""
+    import waitress
+
+    from chronova.web import create_router
+    from command_api.app import create_app as create_command_app
+    from projections.runner import ALL_DDL
+    from projections.views import open_view_store
+    from query_api.app import create_app as create_query_app
+
+    views = open_view_store(wiring.cloud.factory, ALL_DDL)
+    app = create_router(
+        create_command_app(wiring.cloud, wiring.settings),
+        create_query_app(wiring.cloud, views, wiring.settings),
+    )
+    server = waitress.create_server(app, host=wiring.settings.api_host, port=wiring.settings.api_port, threads=16)
+    log.info("Compute API listening on http://%s:%s/v2.1", wiring.settings.api_host, wiring.settings.api_port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.close()
+
+
+def initialise(wiring: Wiring) -> None:
+    """Create every table and seed flavors and the image; idempotent, run once before the rest."""
+    from chronova.seed import seed
+    from projections.runner import ALL_DDL
+    from projections.views import open_view_store
+
+    open_view_store(wiring.cloud.factory, ALL_DDL)
+    wiring.cloud.factory.tracking_recorder()
+    seed(wiring.cloud, wiring.settings.default_project_id)
+
+
+def _components(command: str, settings: Settings) -> tuple[Wiring | None, list[tuple[str, Component]]]:
+    if command == "agent":
+        return None, [("agent", c) for c in agent_components(settings, Transport(settings))]
+    wiring = Wiring.build(settings, create_tables=command in ("run", "init"))
+    by_role = {
+        "relay": lambda: [("relay", wiring.relay())],
+        "scheduler": lambda: [("scheduler", wiring.scheduler())],
+        "conductor": lambda: [("conductor", wiring.conductor())],
+        "projections": lambda: [("projection", c) for c in wiring.projections()],
+        "api": lambda: [],
+        "init": lambda: [],
+    }
+    if command == "run":
+        named = [("projection", c) for c in wiring.projections()]
+        named += [("relay", wiring.relay()), ("scheduler", wiring.scheduler()), ("conductor", wiring.conductor())]
+        named += [("agent", c) for c in agent_components(settings, wiring.transport)]
+        return wiring, named
+    return wiring, by_role[command]()
+
+
+def _parse(argv: Sequence[str]) -> tuple[str, Settings]:
+    parser = argparse.ArgumentParser(prog="chronova", description="Chronova compute control plane")
+    parser.add_argument("command", choices=COMPONENTS, help="what this process runs ('run' = everything, embedded)")
+    parser.add_argument("--database-url", help="sqlite:///DIR or postgresql://user:pw@host:port/db")
+    parser.add_argument("--kafka", help="Kafka bootstrap servers; omit for the in-process bus")
+    parser.add_argument("--host", action="append", dest="hosts", help="compute host this agent serves (repeatable)")
+    parser.add_argument("--libvirt-uri", help="libvirt URI; {host} is replaced by the host name")
+    parser.add_argument("--port", type=int, help="API port (default 8774)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    overrides = {
+        "database_url": args.database_url,
+        "kafka_bootstrap": args.kafka,
+        "hosts": tuple(args.hosts) if args.hosts else None,
+        "libvirt_uri": args.libvirt_uri,
+        "api_port": args.port,
+    }
+    settings = settings.with_(**{k: v for k, v in overrides.items() if v is not None})
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    return args.command, settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    command, settings = _parse(sys.argv[1:] if argv is None else argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    try:
+        wiring, named = _components(command, settings)
+        if command in ("run", "init"):
+            initialise(wiring)  # type: ignore[arg-type]
+        if command == "init":
+            return 0
+        threads = start(named, stop)
+        if command in ("run", "api"):
+            serve_api(wiring, stop)  # type: ignore[arg-type]
+        else:
+            try:
+                while not stop.wait(1.0):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    except KeyboardInterrupt:
+        return 0
+    except (ConfigError, OSError) as e:
+        print(f"chronova: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        log.debug("startup failed", exc_info=True)
+        print(f"chronova: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    stop.set()
+    if wiring is not None:
+        wiring.transport.close()
+    for thread in threads:
+        thread.join(timeout=5)
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The one place that wires real adapters to Chronova's components.
+
+Each component is a `run(stop)` callable; the CLI runs one of them per
+process (distributed) or all of them as threads of one process (embedded).
+The transport is the only thing that differs between the two.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chronova.bus import Consumer, Publisher
+from chronova.bus.loop import consume
+from chronova.bus.memory import MemoryBus
+from chronova.cloud import Cloud
+from chronova.config import Settings
+from chronova.follower import LogFollower
+from chronova.messages import DEAD_LETTER_TOPIC, REPORTS_TOPIC, SERVER_EVENTS_TOPIC, events_topic
+from chronova.relay import Relay
+
+Component = Callable[[threading.Event], None]
+
+ALL_TOPICS = (
+    SERVER_EVENTS_TOPIC,
+    events_topic("Host"),
+    events_topic("Flavor"),
+    events_topic("FlavorNameReservation"),
+    events_topic("Image"),
+    REPORTS_TOPIC,
+    DEAD_LETTER_TOPIC,
+)
+
+
+class Transport:
+    """Kafka when CHRONOVA_KAFKA is set, else one in-process bus."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.memory_bus = None if settings.uses_kafka else MemoryBus()
+        if settings.uses_kafka:
+            from chronova.bus.kafka import ensure_topics
+
+            ensure_topics(settings.kafka_bootstrap, ALL_TOPICS, settings.kafka_partitions)
+
+    def publisher(self, client_id: str) -> Publisher:
+        if self.memory_bus is not None:
+            return self.memory_bus.publisher()
+        from chronova.bus.kafka import KafkaPublisher
+
+        return KafkaPublisher(self._settings.kafka_bootstrap, client_id)
+
+    def consumer(self, topics: list[str], group_id: str) -> Consumer:
+        if self.memory_bus is not None:
+            return self.memory_bus.consumer(topics)
+        from chronova.bus.kafka import KafkaRecordConsumer
+
+        return KafkaRecordConsumer(self._settings.kafka_bootstrap, topics, group_id)
+
+    def close(self) -> None:
+        if self.memory_bus is not None:
+            self.memory_bus.close()
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    transport: Transport
+    cloud: Cloud
+
+    @classmethod
+    def build(cls, settings: Settings, create_tables: bool) -> Wiring:
+        return cls(settings=settings, transport=Transport(settings), cloud=Cloud(settings.store_env(create_tables)))
+
+    def relay(self) -> Component:
+        relay = Relay(
+            self.cloud,
+            positions=self.cloud.factory.tracking_recorder(),
+            publisher=self.transport.publisher("chronova-relay"),
+            follower=LogFollower(self.cloud, self.settings),
+        )
+        return relay.run
+
+    def projections(self) -> list[Component]:
+        from projections.runner import ALL_DDL, projectors
+        from projections.views import open_view_store
+
+        views = open_view_store(self.cloud.factory, ALL_DDL)
+        return [
+            (lambda stop, p=projector: p.run(LogFollower(self.cloud, self.settings), stop))
+            for projector in projectors(self.cloud, views)
+        ]
+
+    def scheduler(self) -> Component:
+        from chronova.scheduler import Scheduler
+
+        return self._consumer("scheduler", [SERVER_EVENTS_TOPIC], Scheduler(self.cloud).handle)
+
+    def conductor(self) -> Component:
+        from chronova.conductor import Conductor
+
+        return self._consumer("conductor", [REPORTS_TOPIC], Conductor(self.cloud).handle)
+
+    def _consumer(
+        self, name: str, topics: list[str], handle: Callable, after_batch: Callable[[], None] | None = None
+    ) -> Component:  # type: ignore[type-arg]
+        consumer = self.transport.consumer(topics, f"chronova-{name}")
+        dead_letters = self.transport.publisher(f"chronova-{name}-deadletters")
+        return lambda stop: consume(consumer, handle, dead_letters, name, stop, after_batch or (lambda: None))
+
+
+def agent_components(settings: Settings, transport: Transport) -> list[Component]:
+    """The compute agent: no store, only the bus and libvirt (ARCHITECTURE.md invariant 5)."""
+    from agents.compute import ComputeAgent
+    from agents.libvirt_driver import LibvirtHypervisor
+
+    hypervisors = {
+        host: LibvirtHypervisor(
+            settings.libvirt_uri.format(host=host),
+            host,
+            vcpus=settings.host_vcpus,
+            memory_mb=settings.host_memory_mb,
+            disk_gb=settings.host_disk_gb,
+        )
+        for host in settings.hosts
+    }
+    name = (
+        f"agent-{settings.hosts[0]}"
+        if len(settings.hosts) == 1
+        else f"agent-{settings.hosts[0]}+{len(settings.hosts) - 1}"
+    )
+    agent = ComputeAgent(
+        hypervisors,
+        results=transport.publisher(f"chronova-{name}"),
+        heartbeats=transport.publisher(f"chronova-{name}-heartbeats"),
+        boot_seconds=settings.simulated_boot_seconds,
+    )
+    consumer = transport.consumer([SERVER_EVENTS_TOPIC], f"chronova-{name}")
+    dead_letters = transport.publisher(f"chronova-{name}-deadletters")
+    return [
+        lambda stop: consume(consumer, agent.handle, dead_letters, name, stop, agent.flush),
+        lambda stop: agent.run_heartbeats(settings.heartbeat_interval, stop),
+    ]
