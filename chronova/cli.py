@@ -91,12 +91,12 @@ def _components(command: str, settings: Settings) -> tuple[Wiring | None, list[t
         "relay": lambda: [("relay", wiring.relay())],
         "scheduler": lambda: [("scheduler", wiring.scheduler())],
         "conductor": lambda: [("conductor", wiring.conductor())],
-        "projections": lambda: [("projection", c) for c in wiring.projections()],
+        "projections": lambda: [("projections", wiring.projections())],
         "api": lambda: [],
         "init": lambda: [],
     }
     if command == "run":
-        named = [("projection", c) for c in wiring.projections()]
+        named = [("projections", wiring.projections())]
         named += [("relay", wiring.relay()), ("scheduler", wiring.scheduler()), ("conductor", wiring.conductor())]
         named += [("agent", c) for c in agent_components(settings, wiring.transport)]
         return wiring, named

@@ -12,29 +12,15 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+from eventsourcing.persistence import IntegrityError
 
 from domain.commands import CreateFlavor, CreateServer, RequestContext
 from domain.errors import AlreadyExists, InvalidReference, NotFound
 from domain.flavor import Flavor, FlavorNameReservation, flavor_aggregate_id
 from domain.host import Host, host_id
 from domain.image import Image
-from domain.placement import Inventory
 from domain.server import Server
 from domain.states import VmState
-
-
-class _InventoryAsDict(Transcoding):
-    """Lets Host snapshots carry Inventory values."""
-
-    type = Inventory
-    name = "inventory"
-
-    def encode(self, obj: Inventory) -> dict[str, Any]:
-        return obj.to_dict()
-
-    def decode(self, data: dict[str, Any]) -> Inventory:
-        return Inventory(**data)
 
 
 class Doorbell:
@@ -64,25 +50,15 @@ class Cloud(Application[UUID]):
     """All of Chronova's aggregates in one store with one notification log."""
 
     name = "Chronova"
-    snapshotting_intervals = {Host: 100}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.doorbell = Doorbell()
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(_InventoryAsDict())
-
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         recordings = super().save(*objs, **kwargs)
         self.doorbell.ring()
         return recordings
-
-    def save_at(self, *aggregates: Any) -> int:
-        """Save, and say the notification id of the last event, for read-your-writes."""
-        recordings = self.save(*aggregates)
-        return max((r.notification.id for r in recordings), default=0)
 
     # --- loading ----------------------------------------------------------------
     def server(self, server_id: UUID) -> Server:
@@ -117,7 +93,7 @@ class Cloud(Application[UUID]):
         return server
 
     # --- servers ----------------------------------------------------------------
-    def create_server(self, cmd: CreateServer, ctx: RequestContext) -> tuple[Server, int]:
+    def create_server(self, cmd: CreateServer, ctx: RequestContext) -> Server:
         flavor = self._usable_flavor(cmd.flavor_ref, ctx)
         image = self._usable_image(cmd.image_ref, ctx)
         server = Server(
@@ -134,15 +110,16 @@ class Cloud(Application[UUID]):
             key_name=cmd.key_name,
             admin_password=cmd.admin_password or secrets.token_urlsafe(9),
         )
-        return server, self.save_at(server)
+        self.save(server)
+        return server
 
-    def delete_server(self, server_id: UUID, ctx: RequestContext) -> int:
+    def delete_server(self, server_id: UUID, ctx: RequestContext) -> None:
         """A server that never reached a host is deleted at once; otherwise its agent finishes."""
         server = self.visible_server(server_id, ctx)
         server.request_delete(request_id=ctx.request_id, user_id=ctx.user_id)
         if not server.needs_host_cleanup:
             server.record_deleted(host=None)
-        return self.save_at(server)
+        self.save(server)
 
     def _usable_flavor(self, flavor_ref: str, ctx: RequestContext) -> Flavor:
         flavorid = flavor_ref.rstrip("/").rsplit("/", 1)[-1]
@@ -165,7 +142,7 @@ class Cloud(Application[UUID]):
         return image
 
     # --- flavors and images -------------------------------------------------------
-    def create_flavor(self, cmd: CreateFlavor) -> tuple[Flavor, int]:
+    def create_flavor(self, cmd: CreateFlavor) -> Flavor:
         flavorid = cmd.flavorid or str(uuid4())
         flavor = Flavor(
             flavorid=flavorid,
@@ -181,7 +158,8 @@ class Cloud(Application[UUID]):
         )
         reservation = FlavorNameReservation(name=cmd.name, flavorid=flavorid)
         try:
-            return flavor, self.save_at(flavor, reservation)
+            self.save(flavor, reservation)
+            return flavor
         except IntegrityError:
             if self._exists(flavor.id):
                 raise AlreadyExists(f"Flavor with ID {flavorid} already exists.") from None

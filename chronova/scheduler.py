@@ -78,34 +78,71 @@ class HostIndex:
 
 
 class Scheduler:
+    """Places servers; decisions of one bus batch are saved in one transaction.
+
+    A batch whose save conflicts (another scheduler claimed first) is placed
+    again one server at a time, each decision retried until it sticks.
+    """
+
     def __init__(self, cloud: Cloud) -> None:
         self._cloud = cloud
         self.index = HostIndex(cloud)
+        self._batch: list[UUID] = []
+        self._pending: dict[UUID, Host | Server] = {}
 
     def handle(self, record: Record) -> None:
         message = EventMessage.from_json(record.value)
         if message.event_type == SERVER_CREATED:
             self.index.catch_up(message.notification_id)
-            self.schedule(UUID(message.aggregate_id))
+            server_id = UUID(message.aggregate_id)
+            self._batch.append(server_id)
+            self._decide(server_id)
+
+    def flush(self) -> None:
+        """Called after each bus batch, before its offsets are committed."""
+        batch, self._batch = self._batch, []
+        try:
+            self._save_pending()
+        except IntegrityError:
+            log.info("a batch of %d placements lost a race; placing them one by one", len(batch))
+            for server_id in batch:
+                self.schedule(server_id)
 
     def schedule(self, server_id: UUID) -> str | None:
-        """Place one server; idempotent, so a redelivered event changes nothing."""
-        tried: set[str] = set()
+        """Place one server now; idempotent, so a redelivered event changes nothing."""
         for _ in range(MAX_CONFLICTS):
+            placed = self._decide(server_id)
+            try:
+                self._save_pending()
+            except IntegrityError:
+                log.info("server %s: claim on %s lost a race; deciding again", server_id, placed)
+                continue
+            return placed
+        log.error("server %s: gave up after %d conflicting claims", server_id, MAX_CONFLICTS)
+        return None
+
+    def _decide(self, server_id: UUID) -> str | None:
+        """Claim on the best host in memory; saving is left to the caller."""
+        server = self._pending.get(server_id)
+        if server is None:
             try:
                 server = self._cloud.server(server_id)
             except NotFound:
                 log.warning("ServerCreated for unknown server %s ignored", server_id)
                 return None
-            if server.vm_state != VmState.BUILDING or server.task_state != TaskState.SCHEDULING:
-                return server.host
-            flavor = server.flavor
-            request = flavor_resources(
-                flavor["vcpus"], flavor["ram"], flavor["disk"], flavor["ephemeral"], flavor["swap"]
-            )
+        assert isinstance(server, Server)
+        if server.vm_state != VmState.BUILDING or server.task_state != TaskState.SCHEDULING:
+            return server.host
+        flavor = server.flavor
+        request = flavor_resources(flavor["vcpus"], flavor["ram"], flavor["disk"], flavor["ephemeral"], flavor["swap"])
+        tried: set[str] = set()
+        while True:
             decision = choose_hosts(self.index.candidates(), request, exclude=frozenset(tried))
             if not decision.ranked:
-                return self._fail(server, decision.explain())
+                server.fail_scheduling(decision.explain())
+                self._pending[server.id] = server
+                log.info("server %s: no valid host (%s)", server.id, decision.explain())
+                return None
             host = self.index.by_name(decision.ranked[0])
             try:
                 host.claim(str(server_id), request)
@@ -113,24 +150,19 @@ class Scheduler:
                 tried.add(host.name)
                 continue
             server.schedule(host.name)
-            try:
-                self._cloud.save(host, server)
-            except IntegrityError:
-                # Another scheduler claimed on this host, or placed this server, first.
-                log.info("server %s: claim on %s lost a race; deciding again", server_id, host.name)
-                self.index.reload(host.id)
-                continue
-            except Exception:
-                self.index.reload(host.id)  # the in-memory host holds a claim that was not saved
-                raise
+            self._pending[host.id] = host
+            self._pending[server.id] = server
             return host.name
-        log.error("server %s: gave up after %d conflicting claims", server_id, MAX_CONFLICTS)
-        return None
 
-    def _fail(self, server: Server, details: str) -> None:
-        server.fail_scheduling(details)
+    def _save_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
         try:
-            self._cloud.save(server)
-        except IntegrityError:
-            pass  # someone else decided first; their decision stands
-        log.info("server %s: no valid host (%s)", server.id, details)
+            self._cloud.save(*pending.values())
+        except Exception:
+            # The in-memory hosts hold claims that were not saved: forget them.
+            for aggregate in pending.values():
+                if isinstance(aggregate, Host):
+                    self.index.reload(aggregate.id)
+            raise

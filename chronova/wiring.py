@@ -82,25 +82,25 @@ class Wiring:
         )
         return relay.run
 
-    def projections(self) -> list[Component]:
-        from projections.runner import ALL_DDL, projectors
+    def projections(self) -> Component:
+        from projections.runner import ALL_DDL, projector
         from projections.views import open_view_store
 
         views = open_view_store(self.cloud.factory, ALL_DDL)
-        return [
-            (lambda stop, p=projector: p.run(LogFollower(self.cloud, self.settings), stop))
-            for projector in projectors(self.cloud, views)
-        ]
+        runner = projector(self.cloud, views)
+        return lambda stop: runner.run(LogFollower(self.cloud, self.settings), stop)
 
     def scheduler(self) -> Component:
         from chronova.scheduler import Scheduler
 
-        return self._consumer("scheduler", [SERVER_EVENTS_TOPIC], Scheduler(self.cloud).handle)
+        scheduler = Scheduler(self.cloud)
+        return self._consumer("scheduler", [SERVER_EVENTS_TOPIC], scheduler.handle, scheduler.flush)
 
     def conductor(self) -> Component:
         from chronova.conductor import Conductor
 
-        return self._consumer("conductor", [REPORTS_TOPIC], Conductor(self.cloud).handle)
+        conductor = Conductor(self.cloud)
+        return self._consumer("conductor", [REPORTS_TOPIC], conductor.handle, conductor.flush)
 
     def _consumer(
         self, name: str, topics: list[str], handle: Callable, after_batch: Callable[[], None] | None = None

@@ -41,42 +41,54 @@ def event_type_of(topic: str) -> str:
 
 
 class Projector:
-    """One projection bound to its store and view tables."""
+    """Projections fed from one reading of the log, each with its own position.
 
-    def __init__(self, projection: Projection, cloud: Cloud, views: ViewStore) -> None:
-        self.projection = projection
+    One batch becomes one transaction holding every projection's row changes
+    and tracking row, so the log is read and decoded once for all of them; a
+    projection that is behind (just rebuilt) simply skips nothing the others skip.
+    """
+
+    def __init__(self, projections: Sequence[Projection], cloud: Cloud, views: ViewStore) -> None:
+        self.projections = tuple(projections)
         self._cloud = cloud
         self._views = views
+        self._wanted = frozenset().union(*(p.event_types for p in self.projections))
 
-    @property
-    def position(self) -> int:
-        return self._views.max_tracking_id(self.projection.name) or 0
+    def positions(self) -> dict[str, int]:
+        return {p.name: self._views.max_tracking_id(p.name) or 0 for p in self.projections}
 
-    def apply(self, batch: Sequence[Notification]) -> int:
-        """Write the batch's row changes and its last position in one transaction."""
+    def apply(self, batch: Sequence[Notification], positions: dict[str, int]) -> None:
+        """Write the batch's row changes and every projection's new position in one transaction."""
         statements: list[Statement] = []
         for notification in batch:
-            if event_type_of(notification.topic) in self.projection.event_types:
-                event = self._cloud.mapper.to_domain_event(notification)
-                statements += self.projection.statements(EventMessage.from_domain_event(notification.id, event))
-        position = batch[-1].id
-        self._views.write(Tracking(self.projection.name, position), statements)
-        return position
+            event_type = event_type_of(notification.topic)
+            if event_type not in self._wanted:
+                continue
+            message = EventMessage.from_domain_event(notification.id, self._cloud.mapper.to_domain_event(notification))
+            for projection in self.projections:
+                if event_type in projection.event_types and notification.id > positions[projection.name]:
+                    statements += projection.statements(message)
+        last = batch[-1].id
+        behind = [p.name for p in self.projections if positions[p.name] < last]
+        self._views.write([Tracking(name, last) for name in behind], statements)
+        positions.update(dict.fromkeys(behind, last))
 
     def catch_up(self) -> None:
         """Project everything recorded so far, in this thread (tests and tools)."""
-        position = self.position
-        while batch := self._cloud.recorder.select_notifications(start=position, limit=500, inclusive_of_start=False):
-            position = self.apply(batch)
+        positions = self.positions()
+        while batch := self._cloud.recorder.select_notifications(
+            start=min(positions.values()), limit=500, inclusive_of_start=False
+        ):
+            self.apply(batch, positions)
 
     def run(self, follower: LogFollower, stop: threading.Event) -> None:
-        position = self.position
-        log.info("projection %s starting after notification %d", self.projection.name, position)
+        positions = self.positions()
+        log.info("projections starting at %s", positions)
         while not stop.is_set():
-            batch = follower.next_batch(position, stop)
+            batch = follower.next_batch(min(positions.values()), stop)
             if batch:
-                position = self.apply(batch)
+                self.apply(batch, positions)
 
 
-def projectors(cloud: Cloud, views: ViewStore) -> list[Projector]:
-    return [Projector(projection, cloud, views) for projection in ALL_PROJECTIONS]
+def projector(cloud: Cloud, views: ViewStore) -> Projector:
+    return Projector(ALL_PROJECTIONS, cloud, views)

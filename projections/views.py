@@ -42,12 +42,13 @@ class _ViewStore:
             for statement in ddl:
                 cursor.execute(self._sql(statement))
 
-    def write(self, tracking: Tracking, statements: Iterable[Statement]) -> None:
-        """Apply a batch of row changes and move the tracking position, atomically."""
+    def write(self, trackings: Iterable[Tracking], statements: Iterable[Statement]) -> None:
+        """Apply a batch of row changes and move the tracking positions, atomically."""
         with self.datastore.transaction(commit=True) as cursor:
             for statement in statements:
                 cursor.execute(self._sql(statement.sql), dict(statement.params))
-            self._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
+            for tracking in trackings:
+                self._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as cursor:

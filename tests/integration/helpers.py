@@ -11,6 +11,7 @@ from chronova.seed import SEED_IMAGE_ID
 from tests.conftest import wait_for
 
 CHRONOVA_XMLNS = "https://chronova.invalid/xmlns/instance/1"
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors arrive as exceptions
 
 
 def create_server(api_url: str, name: str, flavor: str = "1") -> dict:

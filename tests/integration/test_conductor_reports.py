@@ -77,7 +77,7 @@ def test_a_report_about_another_hosts_server_is_dropped(postgres_url: str) -> No
         host.report_alive()
         cloud.save(host)
     ctx = RequestContext("admin", "admin", "req-1", True)
-    server, _ = cloud.create_server(CreateServer(name="vm", flavor_ref="1", image_ref=str(SEED_IMAGE_ID)), ctx)
+    server = cloud.create_server(CreateServer(name="vm", flavor_ref="1", image_ref=str(SEED_IMAGE_ID)), ctx)
     scheduler = Scheduler(cloud)
     scheduler.index.catch_up(cloud.recorder.max_notification_id())
     placed_on = scheduler.schedule(server.id)

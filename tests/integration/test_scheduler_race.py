@@ -65,9 +65,7 @@ def test_the_last_slot_goes_to_one_server_and_the_other_goes_elsewhere(
         register_host(writer, f"a{round_}", 1024)
         register_host(writer, f"b{round_}", 1024)  # same room; the name breaks the tie
         servers = [
-            writer.create_server(
-                CreateServer(name=f"s{round_}-{i}", flavor_ref="1", image_ref=str(SEED_IMAGE_ID)), CTX
-            )[0]
+            writer.create_server(CreateServer(name=f"s{round_}-{i}", flavor_ref="1", image_ref=str(SEED_IMAGE_ID)), CTX)
             for i in range(2)
         ]
         results = race(clouds, [Scheduler(c) for c in clouds], [s.id for s in servers])
@@ -83,7 +81,7 @@ def test_with_one_slot_in_the_cloud_the_loser_is_no_valid_host(clouds: list[Clou
     writer = clouds[0]
     register_host(writer, "only", 1024)
     servers = [
-        writer.create_server(CreateServer(name=f"s{i}", flavor_ref="1", image_ref=str(SEED_IMAGE_ID)), CTX)[0]
+        writer.create_server(CreateServer(name=f"s{i}", flavor_ref="1", image_ref=str(SEED_IMAGE_ID)), CTX)
         for i in range(2)
     ]
     results = race(clouds, [Scheduler(c) for c in clouds], [s.id for s in servers])

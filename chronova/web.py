@@ -1,0 +1,257 @@
+"""HTTP plumbing shared by the command and query apps.
+
+Both apps must look like one Nova endpoint to a client: same request ids,
+same microversion negotiation, same error bodies, same URL forms. So the
+middleware, the one error handler and the link builders live here, and each
+app only adds its routes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import falcon
+from eventsourcing.persistence import IntegrityError
+
+from chronova.config import Settings
+from domain.commands import RequestContext
+from domain.errors import AlreadyExists, InvalidReference, InvalidState, NotFound
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/v2.1"
+MIN_VERSION = (2, 1)
+MAX_VERSION = (2, 100)
+MAX_BODY_BYTES = 1024 * 1024
+
+# Nova's top-level collections are these plus every "os-*" one; any other first
+# segment after /v2.1 is a project id (the /v2.1/{project_id}/... form).
+COLLECTIONS = frozenset({"servers", "flavors", "images", "limits", "extensions"})
+
+_ERROR_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+_DEFAULT_MESSAGES = {
+    400: "The request is malformed or otherwise incorrect.",
+    404: "The resource could not be found.",
+    405: "The method is not allowed for the requested URL.",
+    413: "Request is too large.",
+}
+_DOMAIN_STATUS = {NotFound: 404, InvalidReference: 400, AlreadyExists: 409, InvalidState: 409}
+_VERSION_FORMAT = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+
+
+def version_text(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def parse_microversion(headers: dict[str, str]) -> tuple[int, int]:
+    """The compute microversion a request asks for; clients negotiate with it."""
+    requested = _compute_version_header(headers)
+    if requested is None:
+        return MIN_VERSION
+    if requested.lower() == "latest":
+        return MAX_VERSION
+    match = _VERSION_FORMAT.match(requested)
+    if not match:
+        raise falcon.HTTPBadRequest(
+            description=f"API Version String {requested} is of invalid format. Must be of format MajorNum.MinorNum."
+        )
+    version = (int(match[1]), int(match[2]))
+    if not MIN_VERSION <= version <= MAX_VERSION:
+        raise falcon.HTTPNotAcceptable(
+            description=f"Version {requested} is not supported by the API. "
+            f"Minimum is {version_text(MIN_VERSION)} and maximum is {version_text(MAX_VERSION)}."
+        )
+    return version
+
+
+def _compute_version_header(headers: dict[str, str]) -> str | None:
+    """`OpenStack-API-Version` may name several services; only `compute` is ours."""
+    generic = headers.get("OPENSTACK-API-VERSION")
+    if generic is not None:
+        for entry in generic.split(","):
+            service, _, value = entry.strip().partition(" ")
+            if service.lower() == "compute":
+                return value.strip()
+        return None
+    legacy = headers.get("X-OPENSTACK-NOVA-API-VERSION")
+    return legacy.strip() if legacy is not None else None
+
+
+def request_context(req: falcon.Request, settings: Settings) -> RequestContext:
+    """Who is asking. Identity comes later; until then the headers are trusted."""
+    project_id = req.context.url_project_id or req.get_header("X-Project-Id") or settings.default_project_id
+    roles = {role.strip().lower() for role in (req.get_header("X-Roles") or "").split(",")}
+    return RequestContext(
+        project_id=project_id,
+        user_id=req.get_header("X-User-Id") or settings.default_user_id,
+        request_id=req.context.request_id,
+        is_admin="admin" in roles or project_id == settings.default_project_id,
+    )
+
+
+class RequestIdMiddleware:
+    """Gives each request an id that clients quote in bug reports and we log."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.request_id = f"req-{uuid.uuid4()}"
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool) -> None:
+        resp.set_header("x-openstack-request-id", req.context.request_id)
+        resp.set_header("x-compute-request-id", req.context.request_id)
+
+
+class MicroversionMiddleware:
+    """Parses the requested microversion and echoes the one served, errors included."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.api_version = parse_microversion(req.headers)
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool) -> None:
+        served = version_text(getattr(req.context, "api_version", MIN_VERSION))
+        resp.set_header("OpenStack-API-Version", f"compute {served}")
+        resp.set_header("X-OpenStack-Nova-API-Version", served)
+        resp.set_header("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version")
+
+
+class ProjectPathMiddleware:
+    """Routes /v2.1/{project_id}/x as /v2.1/x, remembering the project for links."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.url_project_id = None
+        segments = req.path.split("/")
+        if len(segments) > 3 and "/" + segments[1] == API_PREFIX and not _is_collection(segments[2]):
+            req.context.url_project_id = segments[2]
+            req.path = "/".join([*segments[:2], *segments[3:]])
+
+
+def _is_collection(segment: str) -> bool:
+    return segment in COLLECTIONS or segment.startswith("os-")
+
+
+class BodyLimitMiddleware:
+    """Refuses an oversized body from its Content-Length, before anything reads it."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if (req.content_length or 0) > MAX_BODY_BYTES:
+            raise falcon.HTTPContentTooLarge(description="Request is too large.")
+
+
+class CallerMiddleware:
+    """Puts the RequestContext on `req.context.caller` for every resource."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.caller = request_context(req, self._settings)
+
+
+def read_json_body(req: falcon.Request) -> Any:
+    """The request's JSON document; a body without a Content-Length is bounded too."""
+    raw = req.bounded_stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise falcon.HTTPContentTooLarge(description="Request is too large.")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise falcon.HTTPBadRequest(description="Malformed request body") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _domain_status(ex: Exception) -> int | None:
+    return next((status for kind, status in _DOMAIN_STATUS.items() if isinstance(ex, kind)), None)
+
+
+def render_error(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]) -> None:
+    """Every failure as Nova's `{"<name>": {"code", "message"}}`; tracebacks go to the log only."""
+    headers: dict[str, str] = {}
+    if isinstance(ex, falcon.HTTPError):
+        code = ex.status_code
+        message = ex.description or _DEFAULT_MESSAGES.get(code) or ex.title
+        headers = dict(ex.headers or {})
+    elif (domain_status := _domain_status(ex)) is not None:
+        code, message = domain_status, str(ex)
+    elif isinstance(ex, IntegrityError):
+        code, message = 409, "The request conflicted with a concurrent change; please retry."
+    else:
+        log.error("unexpected error in %s %s (%s)", req.method, req.path, req.context.get("request_id"), exc_info=ex)
+        code = 500
+        message = "Unexpected API Error. Please report this with the request id; the API log has the details."
+    resp.status = code
+    resp.set_headers(headers)
+    resp.media = {_ERROR_NAMES.get(code, "computeFault"): {"code": code, "message": message}}
+
+
+def create_nova_app(settings: Settings) -> falcon.App:
+    """A Falcon app with Nova's request handling; the caller adds its routes."""
+    app = falcon.App(
+        middleware=[
+            RequestIdMiddleware(),
+            MicroversionMiddleware(),
+            ProjectPathMiddleware(),
+            BodyLimitMiddleware(),
+            CallerMiddleware(settings),
+        ]
+    )
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_error_handler((Exception, falcon.HTTPError), render_error)
+    return app
+
+
+def create_router(command_app: WSGIApplication, query_app: WSGIApplication) -> WSGIApplication:
+    """Reads to the query app, writes to the command app, on one listening port."""
+
+    def route(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        app = query_app if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else command_app
+        return app(environ, start_response)
+
+    return route
+
+
+# --- links: Nova's self and bookmark URLs ------------------------------------------
+
+
+def _project_part(req: falcon.Request) -> str:
+    project = req.context.get("url_project_id")
+    return f"/{project}" if project else ""
+
+
+def self_href(req: falcon.Request, collection: str, item_id: str) -> str:
+    return f"{req.prefix}{API_PREFIX}{_project_part(req)}/{collection}/{item_id}"
+
+
+def bookmark_href(req: falcon.Request, collection: str, item_id: str) -> str:
+    return f"{req.prefix}{_project_part(req)}/{collection}/{item_id}"
+
+
+def links(req: falcon.Request, collection: str, item_id: str) -> list[dict[str, str]]:
+    return [
+        {"rel": "self", "href": self_href(req, collection, item_id)},
+        {"rel": "bookmark", "href": bookmark_href(req, collection, item_id)},
+    ]
+
+
+def collection_href(req: falcon.Request, path: str) -> str:
+    """An API URL in the same form (with or without project id) the client used."""
+    return f"{req.prefix}{API_PREFIX}{_project_part(req)}/{path}"

@@ -1,0 +1,1 @@
+"""The read side of the compute API: answers from the read-model tables only."""
