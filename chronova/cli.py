@@ -130,10 +130,21 @@ def _parse(argv: Sequence[str]) -> tuple[str, Settings]:
     return args.command, settings
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    command, settings = _parse(sys.argv[1:] if argv is None else argv)
+    try:
+        command, settings = _parse(sys.argv[1:] if argv is None else argv)
+    except ConfigError as e:
+        print(f"chronova: error: {e}", file=sys.stderr)
+        return 2
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    # Ctrl-C and `docker stop` both end in a clean shutdown, even where the
+    # parent shell started us with SIGINT ignored (a background job).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         wiring, named = _components(command, settings)
         if command in ("run", "init"):
