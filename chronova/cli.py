@@ -83,21 +83,28 @@ def initialise(wiring: Wiring) -> None:
     seed(wiring.cloud, wiring.settings.default_project_id)
 
 
+NEEDS_KAFKA = frozenset({"relay", "scheduler", "conductor", "agent"})
+
+
 def _components(command: str, settings: Settings) -> tuple[Wiring | None, list[tuple[str, Component]]]:
+    if command in NEEDS_KAFKA and not settings.uses_kafka:
+        # Alone in its process, the in-process bus would reach no other component.
+        raise ConfigError(f"'chronova {command}' needs Kafka (CHRONOVA_KAFKA or --kafka); 'chronova run' runs embedded")
     if command == "agent":
         return None, [("agent", c) for c in agent_components(settings, Transport(settings))]
     wiring = Wiring.build(settings, create_tables=command in ("run", "init"))
     by_role = {
         "relay": lambda: [("relay", wiring.relay())],
         "scheduler": lambda: [("scheduler", wiring.scheduler())],
-        "conductor": lambda: [("conductor", wiring.conductor())],
+        "conductor": lambda: [("conductor", c) for c in wiring.conductor()],
         "projections": lambda: [("projections", wiring.projections())],
         "api": lambda: [],
         "init": lambda: [],
     }
     if command == "run":
         named = [("projections", wiring.projections())]
-        named += [("relay", wiring.relay()), ("scheduler", wiring.scheduler()), ("conductor", wiring.conductor())]
+        named += [("relay", wiring.relay()), ("scheduler", wiring.scheduler())]
+        named += [("conductor", c) for c in wiring.conductor()]
         named += [("agent", c) for c in agent_components(settings, wiring.transport)]
         return wiring, named
     return wiring, by_role[command]()

@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError
 
 from chronova.bus import Record
 from chronova.cloud import Cloud
+from chronova.liveness import HostLiveness
 from chronova.reports import Deleted, Heartbeat, Report, Spawned, SpawnFailed, decode_report
 from domain.errors import DomainError, NotFound
 from domain.host import Host, host_id
@@ -32,8 +33,9 @@ class Conductor:
     report judged against freshly loaded aggregates.
     """
 
-    def __init__(self, cloud: Cloud) -> None:
+    def __init__(self, cloud: Cloud, liveness: HostLiveness) -> None:
         self._cloud = cloud
+        self._liveness = liveness
         self._batch: list[Report] = []
         self._pending: dict[UUID, Aggregate] = {}
 
@@ -101,6 +103,7 @@ class Conductor:
         return host
 
     def _heartbeat(self, report: Heartbeat) -> None:
+        self._liveness.heard(report.host)
         try:
             host = self._pending.get(host_id(report.host)) or self._cloud.host(report.host)
             host.report_inventory(report.inventories, report.hypervisor)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from psycopg.conninfo import make_conninfo
+
 
 class ConfigError(Exception):
     """A setting that cannot work; the CLI prints it on one line."""
@@ -31,6 +33,8 @@ class Settings:
     host_memory_mb: int = 0
     host_disk_gb: int = 1024
     heartbeat_interval: float = 10.0
+    # Nova's service_down_time: a host silent this long is marked down.
+    service_down_time: float = 60.0
     # How long a simulated guest takes to boot before the agent reports it ACTIVE.
     simulated_boot_seconds: float = 0.0
     api_host: str = "127.0.0.1"
@@ -86,10 +90,13 @@ class Settings:
         }
 
     def postgres_conninfo(self) -> str:
-        env = self.store_env()
-        return (
-            f"dbname={env['POSTGRES_DBNAME']} host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} "
-            f"user={env['POSTGRES_USER']} password={env['POSTGRES_PASSWORD']}"
+        env = self.store_env(create_tables=False)
+        return make_conninfo(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"],
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -120,6 +127,7 @@ class Settings:
             host_memory_mb=int(number("CHRONOVA_HOST_MEMORY_MB", defaults.host_memory_mb, int)),
             host_disk_gb=int(number("CHRONOVA_HOST_DISK_GB", defaults.host_disk_gb, int)),
             heartbeat_interval=number("CHRONOVA_HEARTBEAT_INTERVAL", defaults.heartbeat_interval, float),
+            service_down_time=number("CHRONOVA_SERVICE_DOWN_TIME", defaults.service_down_time, float),
             simulated_boot_seconds=number("CHRONOVA_SIMULATED_BOOT_SECONDS", defaults.simulated_boot_seconds, float),
             api_host=env.get("CHRONOVA_API_HOST", defaults.api_host),
             api_port=int(number("CHRONOVA_API_PORT", defaults.api_port, int)),

@@ -8,7 +8,9 @@ wait either way, so a missed wake-up costs latency, never progress.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import psycopg
@@ -17,18 +19,33 @@ from eventsourcing.persistence import Notification
 from chronova.cloud import Cloud
 from chronova.config import Settings
 
+log = logging.getLogger(__name__)
+
 
 class _PostgresWakeUps:
+    """LISTENs on the recorder's channel; a lost connection is opened again on the next wait."""
+
     def __init__(self, conninfo: str, channel: str) -> None:
-        self._conn = psycopg.connect(conninfo, autocommit=True)
-        self._conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+        self._conninfo = conninfo
+        self._listen = psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel))
+        self._conn: psycopg.Connection | None = None
 
     def wait(self, timeout: float) -> None:
-        for _ in self._conn.notifies(timeout=timeout, stop_after=1):
-            pass
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+                self._conn.execute(self._listen)
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error as e:
+            log.warning("lost the LISTEN connection (%s); polling until it is back", e)
+            self.close()
+            time.sleep(timeout)
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class _LocalWakeUps:

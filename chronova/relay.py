@@ -24,20 +24,19 @@ RELAY_POSITION = "relay"
 
 
 class Relay:
-    def __init__(self, cloud: Cloud, positions: TrackingRecorder, publisher: Publisher, follower: LogFollower) -> None:
+    def __init__(self, cloud: Cloud, positions: TrackingRecorder, publisher: Publisher) -> None:
         self._cloud = cloud
         self._positions = positions
         self._publisher = publisher
-        self._follower = follower
 
     def position(self) -> int:
         return self._positions.max_tracking_id(RELAY_POSITION) or 0
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, follower: LogFollower, stop: threading.Event) -> None:
         position = self.position()
         log.info("relay starting after notification %d", position)
         while not stop.is_set():
-            batch = self._follower.next_batch(position, stop)
+            batch = follower.next_batch(position, stop)
             if not batch:
                 continue
             for notification in batch:

@@ -1,8 +1,8 @@
 """The scheduler: turns each ServerCreated into a claim on one host.
 
-It keeps every Host aggregate in memory, fed by the Host events of the
-notification log, and before deciding on a server created at notification N
-it catches up to N, so a host registered before the server is always seen.
+It keeps every Host aggregate in memory (HostIndex), and before deciding on
+a server created at notification N it catches up to N, so a host registered
+before the server is always seen.
 The claim itself is saved with optimistic concurrency: when another
 scheduler got there first, the host is reloaded and the decision taken again.
 """
@@ -13,68 +13,22 @@ import logging
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 
 from chronova.bus import Record
 from chronova.cloud import Cloud
+from chronova.host_index import HostIndex
 from chronova.messages import EventMessage
 from domain.errors import InsufficientCapacity, NotFound
 from domain.host import Host
 from domain.placement import flavor_resources
-from domain.scheduling import HostCandidate, choose_hosts
+from domain.scheduling import choose_hosts
 from domain.server import Server
 from domain.states import TaskState, VmState
 
 log = logging.getLogger(__name__)
 
-HOST_EVENT_TOPICS = tuple(
-    get_topic(cls)
-    for cls in (Host.Registered, Host.InventoryUpdated, Host.ServiceUp, Host.AllocationClaimed, Host.AllocationReleased)
-)
 SERVER_CREATED = "Server.Created"
 MAX_CONFLICTS = 20
-
-
-class HostIndex:
-    """Every host as of a notification id, kept current from the log."""
-
-    def __init__(self, cloud: Cloud) -> None:
-        self._cloud = cloud
-        self.position = 0
-        self.hosts: dict[UUID, Host] = {}
-
-    def catch_up(self, upto: int) -> None:
-        while self.position < upto:
-            batch = self._cloud.recorder.select_notifications(
-                start=self.position, stop=upto, limit=1000, topics=HOST_EVENT_TOPICS, inclusive_of_start=False
-            )
-            for notification in batch:
-                self._apply(self._cloud.mapper.to_domain_event(notification))
-            self.position = upto if len(batch) < 1000 else batch[-1].id
-
-    def _apply(self, event: Host.Event) -> None:
-        current = self.hosts.get(event.originator_id)
-        known = current.version if current is not None else 0
-        if event.originator_version <= known:
-            return
-        if event.originator_version == known + 1:
-            self.hosts[event.originator_id] = event.mutate(current)
-        else:
-            self.reload(event.originator_id)
-
-    def reload(self, aggregate_id: UUID) -> Host:
-        host = self._cloud.repository.get(aggregate_id)
-        self.hosts[aggregate_id] = host
-        return host
-
-    def candidates(self) -> list[HostCandidate]:
-        return [
-            HostCandidate(name=h.name, inventories=h.inventories, used=h.usage, up=h.up, enabled=h.enabled)
-            for h in self.hosts.values()
-        ]
-
-    def by_name(self, name: str) -> Host:
-        return next(h for h in self.hosts.values() if h.name == name)
 
 
 class Scheduler:
@@ -123,6 +77,7 @@ class Scheduler:
 
     def _decide(self, server_id: UUID) -> str | None:
         """Claim on the best host in memory; saving is left to the caller."""
+        self.index.reload_stale()
         server = self._pending.get(server_id)
         if server is None:
             try:
@@ -161,8 +116,9 @@ class Scheduler:
         try:
             self._cloud.save(*pending.values())
         except Exception:
-            # The in-memory hosts hold claims that were not saved: forget them.
+            # The in-memory hosts hold claims that were not saved: forget them, so
+            # they are reloaded from the store (which may be down right now) before next use.
             for aggregate in pending.values():
                 if isinstance(aggregate, Host):
-                    self.index.reload(aggregate.id)
+                    self.index.forget(aggregate.id)
             raise

@@ -29,6 +29,9 @@ API_PREFIX = "/v2.1"
 MIN_VERSION = (2, 1)
 MAX_VERSION = (2, 100)
 MAX_BODY_BYTES = 1024 * 1024
+# The words Nova takes for a boolean, in bodies and query strings alike.
+TRUE_WORDS = frozenset({"true", "1", "on", "yes", "y", "t"})
+FALSE_WORDS = frozenset({"false", "0", "off", "no", "n", "f"})
 
 # Nova's top-level collections are these plus every "os-*" one; any other first
 # segment after /v2.1 is a project id (the /v2.1/{project_id}/... form).
@@ -170,9 +173,29 @@ def read_json_body(req: falcon.Request) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise falcon.HTTPContentTooLarge(description="Request is too large.")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        document = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise falcon.HTTPBadRequest(description="Malformed request body") from None
+    if not _storable(document):
+        raise falcon.HTTPBadRequest(description="Invalid input: text may not contain NUL or unpaired surrogates.")
+    return document
+
+
+def _storable(value: Any) -> bool:
+    """Whether every string in a document can be stored: PostgreSQL text holds no NUL,
+    and UTF-8 has no lone surrogates. Refused here, such text never reaches an event
+    that a projection could not write."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
 
 
 def _reject_constant(name: str) -> Any:

@@ -71,16 +71,16 @@ class Wiring:
 
     @classmethod
     def build(cls, settings: Settings, create_tables: bool) -> Wiring:
-        return cls(settings=settings, transport=Transport(settings), cloud=Cloud(settings.store_env(create_tables)))
+        cloud = Cloud(settings.store_env(create_tables))  # settings errors surface before any network wait
+        return cls(settings=settings, transport=Transport(settings), cloud=cloud)
 
     def relay(self) -> Component:
         relay = Relay(
             self.cloud,
             positions=self.cloud.factory.tracking_recorder(),
             publisher=self.transport.publisher("chronova-relay"),
-            follower=LogFollower(self.cloud, self.settings),
         )
-        return relay.run
+        return lambda stop: self._following(relay.run, stop)
 
     def projections(self) -> Component:
         from projections.runner import ALL_DDL, projector
@@ -88,7 +88,15 @@ class Wiring:
 
         views = open_view_store(self.cloud.factory, ALL_DDL)
         runner = projector(self.cloud, views)
-        return lambda stop: runner.run(LogFollower(self.cloud, self.settings), stop)
+        return lambda stop: self._following(runner.run, stop)
+
+    def _following(self, run: Callable[[LogFollower, threading.Event], None], stop: threading.Event) -> None:
+        """Each (re)start follows the log with a fresh LISTEN connection, closed on the way out."""
+        follower = LogFollower(self.cloud, self.settings)
+        try:
+            run(follower, stop)
+        finally:
+            follower.close()
 
     def scheduler(self) -> Component:
         from chronova.scheduler import Scheduler
@@ -96,11 +104,14 @@ class Wiring:
         scheduler = Scheduler(self.cloud)
         return self._consumer("scheduler", [SERVER_EVENTS_TOPIC], scheduler.handle, scheduler.flush)
 
-    def conductor(self) -> Component:
+    def conductor(self) -> list[Component]:
+        """Two loops: reports into events, and silent hosts marked down."""
         from chronova.conductor import Conductor
+        from chronova.liveness import HostLiveness
 
-        conductor = Conductor(self.cloud)
-        return self._consumer("conductor", [REPORTS_TOPIC], conductor.handle, conductor.flush)
+        liveness = HostLiveness(self.cloud, down_after=self.settings.service_down_time)
+        conductor = Conductor(self.cloud, liveness)
+        return [self._consumer("conductor", [REPORTS_TOPIC], conductor.handle, conductor.flush), liveness.run]
 
     def _consumer(
         self, name: str, topics: list[str], handle: Callable, after_batch: Callable[[], None] | None = None

@@ -6,6 +6,7 @@ use case on the Cloud; a refused request therefore writes nothing.
 
 from __future__ import annotations
 
+import secrets
 from uuid import UUID
 
 import falcon
@@ -35,7 +36,9 @@ class ServersResource:
                 "links": web.links(req, "servers", server_id),
                 "OS-DCF:diskConfig": "MANUAL",
                 "security_groups": [{"name": "default"}],
-                "adminPass": server.admin_password,
+                # Returned once and never recorded: a secret has no place in an event
+                # that is kept forever and published to every consumer.
+                "adminPass": command.admin_password or secrets.token_urlsafe(9),
             }
         }
 

@@ -15,12 +15,12 @@ from uuid import UUID
 
 from marshmallow import ValidationError, fields
 
+from chronova import web
+
 MAX_INT = 2**31 - 1
 _DIGITS = re.compile(r"^[0-9]+$")
 _SIGNED_DIGITS = re.compile(r"^-?[0-9]+$")
 _DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-_TRUE_WORDS = frozenset({"true", "1", "on", "yes", "y", "t"})
-_FALSE_WORDS = frozenset({"false", "0", "off", "no", "n", "f"})
 
 
 class DigitInteger(fields.Field):
@@ -70,8 +70,8 @@ class WordBoolean(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in _TRUE_WORDS | _FALSE_WORDS:
-            return value.lower() in _TRUE_WORDS
+        if isinstance(value, str) and value.lower() in web.TRUE_WORDS | web.FALSE_WORDS:
+            return value.lower() in web.TRUE_WORDS
         raise self.make_error("invalid")
 
 

@@ -64,6 +64,15 @@ class Host(Aggregate):
     def _service_up(self) -> None:
         self.up = True
 
+    def report_silent(self) -> None:
+        """The agent's heartbeats stopped: no new server goes here until they resume."""
+        if self.up:
+            self._service_down()
+
+    @event("ServiceDown")
+    def _service_down(self) -> None:
+        self.up = False
+
     # --- claims -----------------------------------------------------------------
     @property
     def usage(self) -> dict[str, int]:

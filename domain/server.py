@@ -35,7 +35,6 @@ class Server(Aggregate):
         description: str | None,
         availability_zone: str | None,
         key_name: str | None,
-        admin_password: str | None,
     ) -> None:
         self.project_id = project_id
         self.user_id = user_id
@@ -47,7 +46,6 @@ class Server(Aggregate):
         self.description = description
         self.availability_zone = availability_zone
         self.key_name = key_name
-        self.admin_password = admin_password
         self.vm_state = VmState.BUILDING
         self.task_state: TaskState | None = TaskState.SCHEDULING
         self.power_state = PowerState.NOSTATE

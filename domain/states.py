@@ -61,7 +61,11 @@ _STATUS_BY_VM_STATE = {
 
 
 def server_status(vm_state: str, task_state: str | None) -> str:
-    """The API's single `status` word, as Nova derives it from the two states."""
+    """The API's single `status` word, as Nova derives it from vm_state.
+
+    Nova refines it by task_state for in-flight actions (REBOOT, RESIZE...);
+    none of those actions exists yet, so the task_state changes nothing today.
+    """
     return _STATUS_BY_VM_STATE.get(VmState(vm_state), "UNKNOWN")
 
 

@@ -57,6 +57,7 @@ class HypervisorsProjection:
             "Host.Registered",
             "Host.InventoryUpdated",
             "Host.ServiceUp",
+            "Host.ServiceDown",
             "Host.AllocationClaimed",
             "Host.AllocationReleased",
         }
@@ -95,11 +96,15 @@ class HypervisorsProjection:
                         },
                     )
                 ]
-            case "Host.ServiceUp":
+            case "Host.ServiceUp" | "Host.ServiceDown":
                 return [
                     Statement(
-                        "UPDATE hypervisors SET state = 'up', updated_at = %(ts)s WHERE id = %(id)s",
-                        {"ts": message.timestamp, "id": message.aggregate_id},
+                        "UPDATE hypervisors SET state = %(state)s, updated_at = %(ts)s WHERE id = %(id)s",
+                        {
+                            "state": "up" if message.event_type == "Host.ServiceUp" else "down",
+                            "ts": message.timestamp,
+                            "id": message.aggregate_id,
+                        },
                     )
                 ]
             case "Host.AllocationClaimed":

@@ -8,7 +8,6 @@ the store's current position before it answers 404.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -112,10 +111,7 @@ class ServerListResource(_Readable):
                 raise _forbidden(f"os_compute_api:servers:{'detail' if self._detail else 'index'}:get_all_tenants")
             project_id = params.last_value(req, "project_id") or params.last_value(req, "tenant_id")
         name = params.last_value(req, "name")
-        try:
-            name_pattern = re.compile(name) if name is not None else None
-        except re.error as e:
-            raise falcon.HTTPBadRequest(description=f"Invalid regular expression in the name filter: {e}") from None
+        name_pattern = params.name_pattern(name) if name is not None else None
         return ServerFilter(
             project_id=project_id,
             # Only admins may see deleted servers or filter by host; others' filters are ignored, as in Nova.

@@ -6,6 +6,8 @@ A malformed parameter is the client's mistake and gets a 400, never a 500.
 from __future__ import annotations
 
 import re
+import re._constants as sre_constants  # the parser behind re.compile; the public sre_* names are deprecated
+import re._parser as sre_parse
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -15,9 +17,8 @@ import falcon
 from chronova import web
 
 MAX_LIMIT = 1000  # Nova's max_limit
+MAX_INT = 2**31 - 1  # Nova's bound on integer filters
 _INTEGER = re.compile(r"^-?[0-9]+$")
-_TRUE_WORDS = frozenset({"true", "1", "on", "yes", "y", "t"})
-_FALSE_WORDS = frozenset({"false", "0", "off", "no", "n", "f"})
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,47 @@ def boolean(req: falcon.Request, name: str, *, empty: bool) -> bool | None:
         return None
     if raw == "":
         return empty
-    if raw.lower() in _TRUE_WORDS | _FALSE_WORDS:
-        return raw.lower() in _TRUE_WORDS
+    if raw.lower() in web.TRUE_WORDS | web.FALSE_WORDS:
+        return raw.lower() in web.TRUE_WORDS
     raise falcon.HTTPBadRequest(description=f"Invalid value '{raw}' for the {name} parameter: expected a boolean.")
+
+
+MAX_PATTERN_LENGTH = 255
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
+
+
+def name_pattern(raw: str) -> re.Pattern[str]:
+    """Nova's name filter is a regular expression; one that can backtrack
+    exponentially (a repeat or an alternation inside a repeat, like `(a+)+` or
+    `(a|aa)*`) would hold a request thread for ever, so it is refused."""
+    if len(raw) > MAX_PATTERN_LENGTH:
+        raise falcon.HTTPBadRequest(description=f"Invalid name filter: longer than {MAX_PATTERN_LENGTH} characters.")
+    try:
+        parsed = sre_parse.parse(raw)
+    except re.error as e:
+        raise falcon.HTTPBadRequest(description=f"Invalid regular expression in the name filter: {e}") from None
+    if _nested_repeat(parsed, inside_repeat=False):
+        raise falcon.HTTPBadRequest(description="Invalid name filter: repetition of a repeat or an alternation.")
+    return re.compile(raw)
+
+
+def _nested_repeat(pattern: Any, inside_repeat: bool) -> bool:
+    for op, value in pattern:
+        if op in _REPEATS:
+            if inside_repeat or _nested_repeat(value[2], inside_repeat=True):
+                return True
+        elif op is sre_constants.SUBPATTERN and _nested_repeat(value[3], inside_repeat):
+            return True
+        elif op is sre_constants.BRANCH and (inside_repeat or any(_nested_repeat(b, False) for b in value[1])):
+            return True
+    return False
 
 
 def integer(req: falcon.Request, name: str) -> int | None:
     raw = last_value(req, name)
     if raw is None:
         return None
-    if not _INTEGER.match(raw) or raw.startswith("-"):
+    if not _INTEGER.match(raw) or raw.startswith("-") or int(raw) > MAX_INT:
         raise falcon.HTTPBadRequest(description=f"Invalid {name} filter [{raw}]")
     return int(raw)
 

@@ -35,5 +35,3 @@ class Consumer(Protocol):
 
     def rewind(self) -> None:
         """Go back to the last commit, so uncommitted records are polled again."""
-
-    def close(self) -> None: ...

@@ -56,9 +56,6 @@ class KafkaPublisher:
         for future in futures:
             future.get(timeout=30)  # raises the send error, if any
 
-    def close(self) -> None:
-        self._producer.close(timeout=5)
-
 
 class KafkaRecordConsumer:
     def __init__(self, bootstrap: str, topics: list[str], group_id: str) -> None:
@@ -114,6 +111,3 @@ class KafkaRecordConsumer:
                 self._consumer.seek_to_beginning(partition)
             else:
                 self._consumer.seek(partition, committed)
-
-    def close(self) -> None:
-        self._consumer.close(autocommit=False)

@@ -83,6 +83,7 @@ def consume(
     its last commit and tries again: the batch is handled again, never skipped.
     """
     backoff = 0.1
+    consumer.rewind()  # after a restart, start again from the last commit
     while not stop.is_set():
         try:
             records = consumer.poll(timeout=0.2)

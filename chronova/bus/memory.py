@@ -74,30 +74,37 @@ class MemoryPublisher:
 
 
 class MemoryConsumer:
+    """Records taken but not committed are handed out again after a rewind."""
+
     def __init__(self, inbox: queue.Queue[Record]) -> None:
         self._inbox = inbox
-        self._uncommitted = 0
+        self._taken = 0  # records taken from the inbox and not yet marked done
+        self._in_flight: list[Record] = []  # returned by poll() since the last commit
+        self._again: list[Record] = []  # to be returned again, after a rewind
 
     def poll(self, timeout: float) -> list[Record]:
-        try:
-            records = [self._inbox.get(timeout=timeout)]
-        except queue.Empty:
-            return []
+        records, self._again = self._again, []
+        if not records:
+            try:
+                records.append(self._inbox.get(timeout=timeout))
+                self._taken += 1
+            except queue.Empty:
+                return []
         while len(records) < 500:
             try:
                 records.append(self._inbox.get_nowait())
+                self._taken += 1
             except queue.Empty:
                 break
-        self._uncommitted += len(records)
+        self._in_flight += records
         return records
 
     def commit(self) -> None:
-        for _ in range(self._uncommitted):
+        for _ in range(self._taken):
             self._inbox.task_done()
-        self._uncommitted = 0
+        self._taken = 0
+        self._in_flight = []
 
     def rewind(self) -> None:
-        """Nothing to do: in-process delivery fails only when the process is stopping."""
-
-    def close(self) -> None:
-        """Uncommitted records stay unhandled, so the relay publishes them again."""
+        self._again = self._in_flight + self._again
+        self._in_flight = []

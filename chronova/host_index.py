@@ -1,0 +1,82 @@
+"""Every Host aggregate in memory, kept current from the Host events of the
+notification log: the scheduler decides from it, the conductor watches it
+for hosts gone silent. Reading the log (not the bus) means a reader that
+has caught up to notification N has seen every host event before N.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from chronova.cloud import Cloud
+from domain.host import Host
+from domain.scheduling import HostCandidate
+
+HOST_EVENT_TOPICS = tuple(
+    get_topic(cls)
+    for cls in (
+        Host.Registered,
+        Host.InventoryUpdated,
+        Host.ServiceUp,
+        Host.ServiceDown,
+        Host.AllocationClaimed,
+        Host.AllocationReleased,
+    )
+)
+
+
+class HostIndex:
+    """Every host as of a notification id, kept current from the log."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self._cloud = cloud
+        self.position = 0
+        self.hosts: dict[UUID, Host] = {}
+        self._stale: set[UUID] = set()
+
+    def catch_up(self, upto: int) -> None:
+        """Apply host events up to notification `upto` (never past the log's real head)."""
+        upto = min(upto, self._cloud.recorder.max_notification_id() or 0)
+        while self.position < upto:
+            batch = self._cloud.recorder.select_notifications(
+                start=self.position, stop=upto, limit=1000, topics=HOST_EVENT_TOPICS, inclusive_of_start=False
+            )
+            for notification in batch:
+                self._apply(self._cloud.mapper.to_domain_event(notification))
+            self.position = upto if len(batch) < 1000 else batch[-1].id
+
+    def _apply(self, event: Host.Event) -> None:
+        current = self.hosts.get(event.originator_id)
+        known = current.version if current is not None else 0
+        if event.originator_version <= known:
+            return
+        if event.originator_version == known + 1:
+            self.hosts[event.originator_id] = event.mutate(current)
+        else:
+            self.reload(event.originator_id)
+
+    def reload(self, aggregate_id: UUID) -> Host:
+        host = self._cloud.repository.get(aggregate_id)
+        self.hosts[aggregate_id] = host
+        self._stale.discard(aggregate_id)
+        return host
+
+    def forget(self, aggregate_id: UUID) -> None:
+        """Drop a host whose in-memory state may hold unsaved claims; it is reloaded before next use."""
+        self.hosts.pop(aggregate_id, None)
+        self._stale.add(aggregate_id)
+
+    def reload_stale(self) -> None:
+        for aggregate_id in list(self._stale):
+            self.reload(aggregate_id)
+
+    def candidates(self) -> list[HostCandidate]:
+        return [
+            HostCandidate(name=h.name, inventories=h.inventories, used=h.usage, up=h.up, enabled=h.enabled)
+            for h in self.hosts.values()
+        ]
+
+    def by_name(self, name: str) -> Host:
+        return next(h for h in self.hosts.values() if h.name == name)
