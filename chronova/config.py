@@ -7,7 +7,7 @@ of the distributed deployment and the embedded one use the same fields.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -42,7 +42,6 @@ class Settings:
     default_project_id: str = "admin"
     default_user_id: str = "admin"
     pool_size: int = 8
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_embedded_store(self) -> bool:
@@ -86,7 +85,6 @@ class Settings:
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
             "POSTGRES_CONN_MAX_AGE": "600",
             **create,
-            **self.extra_env,
         }
 
     def postgres_conninfo(self) -> str:
