@@ -37,15 +37,22 @@ class HostIndex:
         self._stale: set[UUID] = set()
 
     def catch_up(self, upto: int) -> None:
-        """Apply host events up to notification `upto` (never past the log's real head)."""
-        upto = min(upto, self._cloud.recorder.max_notification_id() or 0)
-        while self.position < upto:
+        """Make sure every host event up to notification `upto` is applied.
+
+        Catching up goes to the log's head, not just to `upto`: one read then
+        serves every later message up to the head, and a message claiming a
+        position beyond the head cannot move the index past events it never saw.
+        """
+        if upto <= self.position:
+            return
+        head = self._cloud.recorder.max_notification_id() or 0
+        while self.position < head:
             batch = self._cloud.recorder.select_notifications(
-                start=self.position, stop=upto, limit=1000, topics=HOST_EVENT_TOPICS, inclusive_of_start=False
+                start=self.position, stop=head, limit=1000, topics=HOST_EVENT_TOPICS, inclusive_of_start=False
             )
             for notification in batch:
                 self._apply(self._cloud.mapper.to_domain_event(notification))
-            self.position = upto if len(batch) < 1000 else batch[-1].id
+            self.position = head if len(batch) < 1000 else batch[-1].id
 
     def _apply(self, event: Host.Event) -> None:
         current = self.hosts.get(event.originator_id)

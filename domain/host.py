@@ -18,7 +18,6 @@ from domain.placement import (
     Resources,
     fits,
     inventories_from_dict,
-    usage_of,
 )
 
 HOST_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronova.invalid/host")
@@ -38,6 +37,8 @@ class Host(Aggregate):
         self.inventories: dict[str, Inventory] = inventories_from_dict(inventories)
         self.hypervisor = hypervisor
         self.allocations: dict[str, dict[str, int]] = {}
+        # Kept as claims come and go, so the scheduler reads it per host per decision for free.
+        self.usage: dict[str, int] = {}
         self.up = False
         self.enabled = True
 
@@ -75,10 +76,6 @@ class Host(Aggregate):
 
     # --- claims -----------------------------------------------------------------
     @property
-    def usage(self) -> dict[str, int]:
-        return usage_of(self.allocations)
-
-    @property
     def schedulable(self) -> bool:
         return self.up and self.enabled
 
@@ -96,6 +93,8 @@ class Host(Aggregate):
     @event("AllocationClaimed")
     def _allocation_claimed(self, server_id: str, resources: dict[str, int]) -> None:
         self.allocations[server_id] = resources
+        for rc, amount in resources.items():
+            self.usage[rc] = self.usage.get(rc, 0) + amount
 
     def release(self, server_id: str) -> None:
         """Give a server's allocation back, once: a second release records nothing."""
@@ -105,4 +104,5 @@ class Host(Aggregate):
 
     @event("AllocationReleased")
     def _allocation_released(self, server_id: str, resources: dict[str, int]) -> None:
-        del self.allocations[server_id]
+        for rc, amount in self.allocations.pop(server_id).items():
+            self.usage[rc] -= amount

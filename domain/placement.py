@@ -76,15 +76,6 @@ def inventories_to_dict(inventories: Inventories) -> dict[str, dict[str, object]
     return {rc: inv.to_dict() for rc, inv in inventories.items()}
 
 
-def usage_of(allocations: Mapping[str, Resources]) -> dict[str, int]:
-    """Sum of every allocation per resource class."""
-    used: dict[str, int] = {}
-    for resources in allocations.values():
-        for rc, amount in resources.items():
-            used[rc] = used.get(rc, 0) + amount
-    return used
-
-
 def fits(inventories: Inventories, used: Resources, request: Resources) -> bool:
     """Whether every class of `request` fits; a class the host lacks never fits."""
     for rc, amount in request.items():

@@ -59,7 +59,21 @@ def test_release_happens_exactly_once():
     host.release("s1")
     host.release("s1")
     (released,) = host.collect_events()
-    assert released.resources == tiny() and host.usage == {}
+    assert released.resources == tiny() and set(host.usage.values()) == {0}
+
+
+def test_usage_is_always_the_sum_of_the_allocations():
+    host = new_host(vcpus=64, memory_mb=100_000, disk_gb=1000)
+    for n in range(30):
+        host.claim(f"s{n}", {VCPU: 1 + n % 3, MEMORY_MB: 64 * (n % 5 + 1), DISK_GB: n % 4})
+        if n % 4 == 0:
+            host.release(f"s{n // 2}")
+    for rc in (VCPU, MEMORY_MB, DISK_GB):
+        assert host.usage[rc] == sum(r[rc] for r in host.allocations.values())
+    rebuilt = None
+    for event in host.collect_events():
+        rebuilt = event.mutate(rebuilt)
+    assert rebuilt.usage == host.usage
 
 
 def test_an_unchanged_heartbeat_records_nothing():
