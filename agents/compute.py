@@ -25,11 +25,13 @@ class ComputeAgent:
     def __init__(
         self,
         hypervisors: dict[str, LibvirtHypervisor],
+        keys: dict[str, bytes],
         results: Publisher,
         heartbeats: Publisher,
         boot_seconds: float = 0.0,
     ) -> None:
         self._hypervisors = hypervisors
+        self._keys = keys
         self._results = results
         self._heartbeats = heartbeats
         self._boot_seconds = boot_seconds
@@ -83,6 +85,6 @@ class ComputeAgent:
             if stop.wait(interval):
                 return
 
-    @staticmethod
-    def _report(publisher: Publisher, report: Report) -> None:
-        publisher.publish(REPORTS_TOPIC, report.host, encode_report(report))
+    def _report(self, publisher: Publisher, report: Report) -> None:
+        signed = encode_report(report, self._keys[report.host], sent_at=time.time())
+        publisher.publish(REPORTS_TOPIC, report.host, signed)

@@ -108,6 +108,7 @@ def api_up(url: str) -> bool:
 def simulated_cloud(hosts: int, api_port: int) -> dict[str, str]:
     """Hosts big enough that capacity never limits the boot rate being measured."""
     return {
+        "CHRONOVA_SECRET": uuid.uuid4().hex,
         "CHRONOVA_API_PORT": str(api_port),
         "CHRONOVA_HOSTS": ",".join(f"bench{n}" for n in range(hosts)),
         "CHRONOVA_HOST_MEMORY_MB": "262144",

@@ -15,11 +15,12 @@ import threading
 from collections.abc import Sequence
 
 from chronova.config import ConfigError, Settings
-from chronova.wiring import Component, Transport, Wiring, agent_components
+from chronova.host_keys import derive_host_key
+from chronova.wiring import Component, Wiring, agent_components
 
 log = logging.getLogger("chronova")
 
-COMPONENTS = ("run", "init", "api", "relay", "scheduler", "conductor", "projections", "agent")
+COMPONENTS = ("run", "init", "api", "relay", "scheduler", "conductor", "projections", "agent", "host-key")
 
 
 def supervise(name: str, component: Component, stop: threading.Event) -> None:
@@ -91,7 +92,7 @@ def _components(command: str, settings: Settings) -> tuple[Wiring | None, list[t
         # Alone in its process, the in-process bus would reach no other component.
         raise ConfigError(f"'chronova {command}' needs Kafka (CHRONOVA_KAFKA or --kafka); 'chronova run' runs embedded")
     if command == "agent":
-        return None, [("agent", c) for c in agent_components(settings, Transport(settings))]
+        return None, [("agent", c) for c in agent_components(settings)]
     wiring = Wiring.build(settings, create_tables=command in ("run", "init"))
     by_role = {
         "relay": lambda: [("relay", wiring.relay())],
@@ -137,6 +138,18 @@ def _parse(argv: Sequence[str]) -> tuple[str, Settings]:
     return args.command, settings
 
 
+def _print_host_keys(settings: Settings) -> int:
+    """What an operator hands a real compute host: its own report key, never the secret."""
+    try:
+        secret = settings.cloud_secret()
+    except ConfigError as e:
+        print(f"chronova: error: {e}", file=sys.stderr)
+        return 2
+    for host in settings.hosts:
+        print(f"{host} {derive_host_key(secret, host).hex()}")
+    return 0
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -152,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # parent shell started us with SIGINT ignored (a background job).
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
+    if command == "host-key":
+        return _print_host_keys(settings)
+    if command == "run":
+        settings = settings.with_embedded_secret()
     try:
         wiring, named = _components(command, settings)
         if command in ("run", "init"):

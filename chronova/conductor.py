@@ -9,6 +9,8 @@ speaking of a server that is not on it) is logged and dropped.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -16,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from chronova.bus import Record
 from chronova.cloud import Cloud
+from chronova.host_keys import HostKeys
 from chronova.liveness import HostLiveness
 from chronova.reports import Deleted, Heartbeat, Report, Spawned, SpawnFailed, decode_report
 from domain.errors import DomainError, NotFound
@@ -33,14 +36,18 @@ class Conductor:
     report judged against freshly loaded aggregates.
     """
 
-    def __init__(self, cloud: Cloud, liveness: HostLiveness) -> None:
+    def __init__(
+        self, cloud: Cloud, liveness: HostLiveness, keys: HostKeys, clock: Callable[[], float] = time.time
+    ) -> None:
         self._cloud = cloud
         self._liveness = liveness
+        self._keys = keys
+        self._clock = clock
         self._batch: list[Report] = []
         self._pending: dict[UUID, Aggregate] = {}
 
     def handle(self, record: Record) -> None:
-        report = decode_report(record.value)
+        report = decode_report(record.value, self._keys, self._clock())
         self._batch.append(report)
         self._judge(report)
 

@@ -7,11 +7,14 @@ of the distributed deployment and the embedded one use the same fields.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from psycopg.conninfo import make_conninfo
+
+from chronova.host_keys import derive_host_key
 
 
 class ConfigError(Exception):
@@ -42,6 +45,10 @@ class Settings:
     default_project_id: str = "admin"
     default_user_id: str = "admin"
     pool_size: int = 8
+    # The cloud secret report keys derive from (conductor; simulated multi-host agents).
+    secret: str = ""
+    # One host's own report key, hex (`chronova host-key`): what a real agent holds instead of the secret.
+    host_key: str = ""
 
     @property
     def is_embedded_store(self) -> bool:
@@ -97,6 +104,34 @@ class Settings:
             password=env["POSTGRES_PASSWORD"],
         )
 
+    def cloud_secret(self) -> bytes:
+        if not self.secret:
+            raise ConfigError("CHRONOVA_SECRET is required: report keys are derived from it")
+        return self.secret.encode()
+
+    def agent_keys(self) -> dict[str, bytes]:
+        """The report key of every host this agent serves."""
+        if self.host_key:
+            if len(self.hosts) != 1:
+                raise ConfigError("CHRONOVA_HOST_KEY is one host's key: serve exactly one host with it")
+            try:
+                return {self.hosts[0]: bytes.fromhex(self.host_key)}
+            except ValueError:
+                raise ConfigError("CHRONOVA_HOST_KEY: expected the hex key `chronova host-key` prints") from None
+        secret = self.cloud_secret()
+        return {host: derive_host_key(secret, host) for host in self.hosts}
+
+    def with_embedded_secret(self) -> Settings:
+        """The all-in-one deployment keeps a generated secret in its data directory."""
+        if self.secret:
+            return self
+        path = self.data_dir() / "secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return replace(self, secret=path.read_text().strip())
+
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -132,4 +167,6 @@ class Settings:
             default_project_id=env.get("CHRONOVA_DEFAULT_PROJECT", defaults.default_project_id),
             default_user_id=env.get("CHRONOVA_DEFAULT_USER", defaults.default_user_id),
             pool_size=int(number("CHRONOVA_DB_POOL_SIZE", defaults.pool_size, int)),
+            secret=env.get("CHRONOVA_SECRET", ""),
+            host_key=env.get("CHRONOVA_HOST_KEY", ""),
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from chronova.host_keys import HostKeys, signature
 from chronova.messages import MalformedMessage
 from domain.placement import Inventory
 from domain.states import PowerState
@@ -99,17 +100,22 @@ _SCHEMAS: dict[str, tuple[Schema, type]] = {
 }
 
 
-def encode_report(report: Report) -> bytes:
-    return json.dumps(asdict(report), separators=(",", ":")).encode()
+def encode_report(report: Report, key: bytes, sent_at: float) -> bytes:
+    """The report as its host sends it: with its sending time, signed with the host's key."""
+    body = {**asdict(report), "sent_at": sent_at}
+    return json.dumps({**body, "sig": signature(key, body)}, separators=(",", ":")).encode()
 
 
-def decode_report(raw: bytes | None) -> Report:
-    """Parse and validate; anything off raises MalformedMessage (parked by the loop)."""
+def decode_report(raw: bytes | None, keys: HostKeys, now: float) -> Report:
+    """Parse, authenticate and validate; anything off raises MalformedMessage (parked by the loop)."""
     try:
         body = json.loads(raw or b"")
     except ValueError as e:
         raise MalformedMessage(f"report is not JSON: {e}") from None
-    if not isinstance(body, dict) or body.get("type") not in _SCHEMAS:
+    if not isinstance(body, dict):
+        raise MalformedMessage("report is not a JSON object")
+    keys.check(body, now)
+    if body.get("type") not in _SCHEMAS:
         raise MalformedMessage("report has no known 'type'")
     schema, report_class = _SCHEMAS[body["type"]]
     try:

@@ -107,10 +107,11 @@ class Wiring:
     def conductor(self) -> list[Component]:
         """Two loops: reports into events, and silent hosts marked down."""
         from chronova.conductor import Conductor
+        from chronova.host_keys import HostKeys
         from chronova.liveness import HostLiveness
 
         liveness = HostLiveness(self.cloud, down_after=self.settings.service_down_time)
-        conductor = Conductor(self.cloud, liveness)
+        conductor = Conductor(self.cloud, liveness, HostKeys(self.settings.cloud_secret()))
         return [self._consumer("conductor", [REPORTS_TOPIC], conductor.handle, conductor.flush), liveness.run]
 
     def _consumer(
@@ -121,11 +122,13 @@ class Wiring:
         return lambda stop: consume(consumer, handle, dead_letters, name, stop, after_batch or (lambda: None))
 
 
-def agent_components(settings: Settings, transport: Transport) -> list[Component]:
+def agent_components(settings: Settings, transport: Transport | None = None) -> list[Component]:
     """The compute agent: no store, only the bus and libvirt (ARCHITECTURE.md invariant 5)."""
     from agents.compute import ComputeAgent
     from agents.libvirt_driver import LibvirtHypervisor
 
+    keys = settings.agent_keys()  # before touching Kafka or libvirt: a missing key is a settings error
+    transport = transport or Transport(settings)
     hypervisors = {
         host: LibvirtHypervisor(
             settings.libvirt_uri.format(host=host),
@@ -143,6 +146,7 @@ def agent_components(settings: Settings, transport: Transport) -> list[Component
     )
     agent = ComputeAgent(
         hypervisors,
+        keys,
         results=transport.publisher(f"chronova-{name}"),
         heartbeats=transport.publisher(f"chronova-{name}-heartbeats"),
         boot_seconds=settings.simulated_boot_seconds,

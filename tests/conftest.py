@@ -189,6 +189,7 @@ def cluster(postgres_url: str, kafka: str, tmp_path: Path, request: pytest.Fixtu
         "CHRONOVA_KAFKA": kafka,
         "CHRONOVA_API_PORT": str(free_port()),
         "CHRONOVA_HEARTBEAT_INTERVAL": "1",
+        "CHRONOVA_SECRET": f"test-secret-{uuid.uuid4().hex}",
         "PYTHONUNBUFFERED": "1",
     }
     cluster = Cluster(env, tmp_path)

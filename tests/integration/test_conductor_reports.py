@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from chronova.bus import Record
 from chronova.cloud import Cloud
 from chronova.conductor import Conductor
 from chronova.config import Settings
+from chronova.host_keys import HostKeys
 from chronova.liveness import HostLiveness
 from chronova.messages import DEAD_LETTER_TOPIC, REPORTS_TOPIC
 from chronova.reports import Heartbeat, Spawned, encode_report
@@ -28,6 +30,8 @@ from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
+KEYS = HostKeys(b"test-secret")
+
 
 def dead_letters(bootstrap: str) -> list[dict]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1500)
@@ -39,7 +43,7 @@ def dead_letters(bootstrap: str) -> list[dict]:
 
 
 def test_malformed_reports_are_parked_and_valid_ones_still_applied(postgres_url: str, kafka: str) -> None:
-    settings = Settings(database_url=postgres_url, kafka_bootstrap=kafka)
+    settings = Settings(database_url=postgres_url, kafka_bootstrap=kafka, secret="test-secret")
     wiring = Wiring.build(settings, create_tables=True)
     stop = threading.Event()
     consume_reports, _ = wiring.conductor()
@@ -51,13 +55,20 @@ def test_malformed_reports_are_parked_and_valid_ones_still_applied(postgres_url:
     try:
         producer.send(REPORTS_TOPIC, key=b"x", value=b"{not json")
         producer.send(REPORTS_TOPIC, key=b"x", value=b'{"type": "format_disk", "host": "h"}')
-        producer.send(REPORTS_TOPIC, key=host.encode(), value=encode_report(Heartbeat(host, inventories, {})))
+        key = KEYS.key(host)
+        impostor = Heartbeat(f"{host}-victim", inventories, {})
+        producer.send(REPORTS_TOPIC, key=host.encode(), value=encode_report(impostor, key, time.time()))
+        producer.send(
+            REPORTS_TOPIC, key=host.encode(), value=encode_report(Heartbeat(host, inventories, {}), key, time.time())
+        )
         producer.flush()
         cloud = Cloud(settings.store_env(create_tables=False))
         wait_for(lambda: _exists(cloud, host), what="the valid heartbeat to register the host")
         assert cloud.host(host).up
         reasons = wait_for(lambda: [p["reason"] for p in dead_letters(kafka)] or None, what="parked reports")
-        assert len(reasons) == 2 and "not JSON" in reasons[0] and "no known 'type'" in reasons[1]
+        assert len(reasons) == 3 and "not JSON" in reasons[0] and "not signed" in reasons[1]
+        assert f"signature does not match host '{host}-victim'" in reasons[2]
+        assert not _exists(cloud, f"{host}-victim")
     finally:
         stop.set()
         conductor.join(timeout=10)
@@ -86,12 +97,13 @@ def test_a_report_about_another_hosts_server_is_dropped(postgres_url: str) -> No
     liar = "rogue" if placed_on == "honest" else "honest"
     before = cloud.recorder.max_notification_id()
     report = Spawned(host=liar, server_id=str(server.id), power_state=1)
-    conductor = Conductor(cloud, HostLiveness(cloud, down_after=60))
-    conductor.handle(Record(REPORTS_TOPIC, 0, 0, liar, encode_report(report)))
+    conductor = Conductor(cloud, HostLiveness(cloud, down_after=60), KEYS)
+    conductor.handle(Record(REPORTS_TOPIC, 0, 0, liar, encode_report(report, KEYS.key(liar), time.time())))
     conductor.flush()
     assert cloud.recorder.max_notification_id() == before
     assert cloud.server(server.id).vm_state == "building"
     # The same report from the host the server is on is applied: the test can fail.
-    conductor.handle(Record(REPORTS_TOPIC, 0, 1, placed_on, encode_report(Spawned(placed_on, str(server.id), 1))))
+    honest = encode_report(Spawned(placed_on, str(server.id), 1), KEYS.key(placed_on), time.time())
+    conductor.handle(Record(REPORTS_TOPIC, 0, 1, placed_on, honest))
     conductor.flush()
     assert cloud.server(server.id).vm_state == "active"

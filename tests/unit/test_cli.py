@@ -31,3 +31,22 @@ def test_unknown_component_is_refused(capsys):
         main(["reboot-everything"])
     assert exit_.value.code == 2
     assert "invalid choice: 'reboot-everything'" in capsys.readouterr().err
+
+
+def test_host_key_prints_each_hosts_own_key_and_needs_the_secret(monkeypatch, capsys):
+    from chronova.host_keys import derive_host_key
+
+    monkeypatch.delenv("CHRONOVA_SECRET", raising=False)
+    assert main(["host-key", "--host", "c1"]) == 2
+    assert "CHRONOVA_SECRET is required" in capsys.readouterr().err
+    monkeypatch.setenv("CHRONOVA_SECRET", "s3cret")
+    assert main(["host-key", "--host", "c1", "--host", "c2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"c{n} {derive_host_key(b's3cret', f'c{n}').hex()}" for n in (1, 2)]
+
+
+def test_one_hosts_key_cannot_serve_two_hosts(monkeypatch, capsys):
+    monkeypatch.setenv("CHRONOVA_KAFKA", "127.0.0.1:1")
+    monkeypatch.setenv("CHRONOVA_HOST_KEY", "ab" * 32)
+    assert main(["agent", "--host", "c1", "--host", "c2"]) == 2
+    assert "serve exactly one host" in capsys.readouterr().err
