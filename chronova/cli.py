@@ -20,7 +20,8 @@ from chronova.wiring import Component, Wiring, agent_components
 
 log = logging.getLogger("chronova")
 
-COMPONENTS = ("run", "init", "api", "relay", "scheduler", "conductor", "projections", "agent", "host-key")
+HTTP_COMPONENTS = ("api", "command-api", "query-api")
+COMPONENTS = ("run", "init", *HTTP_COMPONENTS, "relay", "scheduler", "conductor", "projections", "agent", "host-key")
 
 
 def supervise(name: str, component: Component, stop: threading.Event) -> None:
@@ -47,8 +48,13 @@ def start(named: Sequence[tuple[str, Component]], stop: threading.Event) -> list
     return threads
 
 
-def serve_api(wiring: Wiring, stop: threading.Event) -> None:
-    """Serve both HTTP apps on one port until interrupted (the main thread's job)."""
+def serve_api(wiring: Wiring, command: str, stop: threading.Event) -> None:
+    """Serve the HTTP apps until interrupted (the main thread's job).
+
+    `api` and `run` serve both apps on one port; `command-api` and
+    `query-api` serve one each, for deployments that route reads and writes
+    to separately scaled processes.
+    """
     import waitress
 
     from chronova.web import create_router
@@ -57,13 +63,17 @@ def serve_api(wiring: Wiring, stop: threading.Event) -> None:
     from projections.views import open_view_store
     from query_api.app import create_app as create_query_app
 
-    views = open_view_store(wiring.cloud.factory, ALL_DDL)
-    app = create_router(
-        create_command_app(wiring.cloud, wiring.settings),
-        create_query_app(wiring.cloud, views, wiring.settings),
-    )
+    if command == "command-api":
+        app = create_command_app(wiring.cloud, wiring.settings)
+    else:
+        query_app = create_query_app(wiring.cloud, open_view_store(wiring.cloud.factory, ALL_DDL), wiring.settings)
+        app = (
+            query_app
+            if command == "query-api"
+            else create_router(create_command_app(wiring.cloud, wiring.settings), query_app)
+        )
     server = waitress.create_server(app, host=wiring.settings.api_host, port=wiring.settings.api_port, threads=16)
-    log.info("Compute API listening on http://%s:%s/v2.1", wiring.settings.api_host, wiring.settings.api_port)
+    log.info("%s listening on http://%s:%s/v2.1", command, wiring.settings.api_host, wiring.settings.api_port)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -99,7 +109,7 @@ def _components(command: str, settings: Settings) -> tuple[Wiring | None, list[t
         "scheduler": lambda: [("scheduler", wiring.scheduler())],
         "conductor": lambda: [("conductor", c) for c in wiring.conductor()],
         "projections": lambda: [("projections", wiring.projections())],
-        "api": lambda: [],
+        **{http: list for http in HTTP_COMPONENTS},
         "init": lambda: [],
     }
     if command == "run":
@@ -176,8 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "init":
             return 0
         threads = start(named, stop)
-        if command in ("run", "api"):
-            serve_api(wiring, stop)  # type: ignore[arg-type]
+        if command == "run" or command in HTTP_COMPONENTS:
+            serve_api(wiring, command, stop)  # type: ignore[arg-type]
         else:
             try:
                 while not stop.wait(1.0):
