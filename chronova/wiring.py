@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chronova.bus import Consumer, Publisher
+from chronova.bus import Consumer, Publisher, Record
 from chronova.bus.loop import consume
 from chronova.bus.memory import MemoryBus
 from chronova.cloud import Cloud
@@ -115,11 +115,11 @@ class Wiring:
         return [self._consumer("conductor", [REPORTS_TOPIC], conductor.handle, conductor.flush), liveness.run]
 
     def _consumer(
-        self, name: str, topics: list[str], handle: Callable, after_batch: Callable[[], None] | None = None
-    ) -> Component:  # type: ignore[type-arg]
+        self, name: str, topics: list[str], handle: Callable[[Record], None], after_batch: Callable[[], None]
+    ) -> Component:
         consumer = self.transport.consumer(topics, f"chronova-{name}")
         dead_letters = self.transport.publisher(f"chronova-{name}-deadletters")
-        return lambda stop: consume(consumer, handle, dead_letters, name, stop, after_batch or (lambda: None))
+        return lambda stop: consume(consumer, handle, dead_letters, name, stop, after_batch)
 
 
 def agent_components(settings: Settings, transport: Transport | None = None) -> list[Component]:

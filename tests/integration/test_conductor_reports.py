@@ -65,6 +65,7 @@ def test_malformed_reports_are_parked_and_valid_ones_still_applied(postgres_url:
         cloud = Cloud(settings.store_env(create_tables=False))
         wait_for(lambda: _exists(cloud, host), what="the valid heartbeat to register the host")
         assert cloud.host(host).up
+
         def all_parked() -> list[str] | None:
             reasons = [p["reason"] for p in dead_letters(kafka)]
             return reasons if len(reasons) >= 3 else None
