@@ -63,14 +63,15 @@ def serve_api(wiring: Wiring, command: str, stop: threading.Event) -> None:
     from projections.views import open_view_store
     from query_api.app import create_app as create_query_app
 
+    views = open_view_store(wiring.cloud.factory, ALL_DDL)
     if command == "command-api":
-        app = create_command_app(wiring.cloud, wiring.settings)
+        app = create_command_app(wiring.cloud, views, wiring.settings)
+    elif command == "query-api":
+        app = create_query_app(wiring.cloud, views, wiring.settings)
     else:
-        query_app = create_query_app(wiring.cloud, open_view_store(wiring.cloud.factory, ALL_DDL), wiring.settings)
-        app = (
-            query_app
-            if command == "query-api"
-            else create_router(create_command_app(wiring.cloud, wiring.settings), query_app)
+        app = create_router(
+            create_command_app(wiring.cloud, views, wiring.settings),
+            create_query_app(wiring.cloud, views, wiring.settings),
         )
     server = waitress.create_server(app, host=wiring.settings.api_host, port=wiring.settings.api_port, threads=16)
     log.info("%s listening on http://%s:%s/v2.1", command, wiring.settings.api_host, wiring.settings.api_port)

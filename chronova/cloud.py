@@ -7,7 +7,7 @@ together: one transaction, optimistic concurrency on every aggregate version.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -22,6 +22,7 @@ from domain.server import Server
 from domain.states import VmState
 
 _DELETE_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 class Doorbell:
@@ -63,24 +64,25 @@ class Cloud(Application[UUID]):
 
     # --- loading ----------------------------------------------------------------
     def server(self, server_id: UUID) -> Server:
-        return self._get(server_id, Server)
+        return self.load(server_id, Server)
 
     def host(self, name: str) -> Host:
-        return self._get(host_id(name), Host)
+        return self.load(host_id(name), Host)
 
     def flavor(self, flavorid: str) -> Flavor:
-        return self._get(flavor_aggregate_id(flavorid), Flavor)
+        return self.load(flavor_aggregate_id(flavorid), Flavor)
 
     def image(self, image_id: UUID) -> Image:
-        return self._get(image_id, Image)
+        return self.load(image_id, Image)
 
-    def _get(self, aggregate_id: UUID, kind: type) -> Any:
+    def load(self, aggregate_id: UUID, kind: type[T], not_found: str | None = None) -> T:
+        """The aggregate of that kind, or NotFound with the message the API should show."""
         try:
             aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(f"{kind.__name__} {aggregate_id} could not be found.") from None
+            aggregate = None
         if not isinstance(aggregate, kind):
-            raise NotFound(f"{kind.__name__} {aggregate_id} could not be found.")
+            raise NotFound(not_found or f"{kind.__name__} {aggregate_id} could not be found.")
         return aggregate
 
     def visible_server(self, server_id: UUID, ctx: RequestContext) -> Server:

@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError
 
 from chronova.config import Settings
 from domain.commands import RequestContext
-from domain.errors import AlreadyExists, InvalidReference, InvalidState, NotFound
+from domain.errors import AlreadyExists, Forbidden, InvalidReference, InvalidState, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ _DEFAULT_MESSAGES = {
     405: "The method is not allowed for the requested URL.",
     413: "Request is too large.",
 }
-_DOMAIN_STATUS = {NotFound: 404, InvalidReference: 400, AlreadyExists: 409, InvalidState: 409}
+_DOMAIN_STATUS = {NotFound: 404, InvalidReference: 400, AlreadyExists: 409, InvalidState: 409, Forbidden: 403}
 _VERSION_FORMAT = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 
 
@@ -242,10 +242,29 @@ def create_nova_app(settings: Settings) -> falcon.App:
     return app
 
 
-def create_router(command_app: WSGIApplication, query_app: WSGIApplication) -> WSGIApplication:
-    """Reads to the query app, writes to the command app, on one listening port."""
+def require_admin(req: falcon.Request, policy: str) -> None:
+    """Admin-only APIs answer members with Nova's policy message."""
+    if not req.context.caller.is_admin:
+        raise falcon.HTTPForbidden(description=f"Policy doesn't allow {policy} to be performed.")
+
+
+def create_router(
+    command_app: WSGIApplication,
+    query_app: WSGIApplication,
+    mounts: dict[str, WSGIApplication] | None = None,
+) -> WSGIApplication:
+    """Reads to the query app, writes to the command app, on one listening port.
+
+    `mounts` maps a path prefix ("/image", "/identity") to the app that owns
+    it, so the other services a client needs answer on the same port.
+    """
+    mounted = sorted((mounts or {}).items(), key=lambda item: -len(item[0]))
 
     def route(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        for prefix, mounted_app in mounted:
+            if path == prefix or path.startswith(prefix + "/"):
+                return mounted_app(environ, start_response)
         app = query_app if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else command_app
         return app(environ, start_response)
 

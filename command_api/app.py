@@ -17,6 +17,7 @@ from chronova.config import Settings
 from command_api.schemas import create_flavor_command, create_server_command
 from domain.errors import NotFound
 from domain.flavor import Flavor
+from projections.views import ViewStore
 from query_api.render import flavor_detail
 
 
@@ -76,7 +77,8 @@ def _flavor_fields(flavor: Flavor) -> dict[str, object]:
     return {name: getattr(flavor, name) for name in names} | {"extra_specs": dict(flavor.extra_specs)}
 
 
-def create_app(cloud: Cloud, settings: Settings) -> falcon.App:
+def create_app(cloud: Cloud, views: ViewStore, settings: Settings) -> falcon.App:
+    """`views` serve the checks a command needs beyond one aggregate (quota usage)."""
     app = web.create_nova_app(settings)
     app.add_route(f"{web.API_PREFIX}/servers", ServersResource(cloud))
     app.add_route(f"{web.API_PREFIX}/servers/{{server_id}}", ServerResource(cloud))

@@ -28,3 +28,11 @@ class InvalidReference(DomainError):
 
 class AlreadyExists(DomainError):
     """A unique name or id is taken (409)."""
+
+
+class Forbidden(DomainError):
+    """The caller's role or project may not do this (403)."""
+
+
+class QuotaExceeded(Forbidden):
+    """The request would take the project over one of its quotas (Nova answers 403)."""

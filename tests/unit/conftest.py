@@ -48,7 +48,9 @@ def catch_up(cloud: Cloud, views: ViewStore) -> Callable[[], None]:
 
 @pytest.fixture
 def client(cloud: Cloud, views: ViewStore, settings: Settings) -> TestClient:
-    return TestClient(create_router(create_command_app(cloud, settings), create_query_app(cloud, views, settings)))
+    return TestClient(
+        create_router(create_command_app(cloud, views, settings), create_query_app(cloud, views, settings))
+    )
 
 
 @pytest.fixture
