@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from chronova.seed import SEED_IMAGE_ID  # noqa: E402
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+ADMIN_PASSWORD = "bench-admin-pw"
 
 
 def free_port() -> int:
@@ -105,15 +106,40 @@ def api_up(url: str) -> bool:
         return False
 
 
+def admin_token(url: str) -> str:
+    """Logs in as the seeded admin, as any client would."""
+    user = {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}
+    auth = {"identity": {"methods": ["password"], "password": {"user": user}}}
+    response = requests.post(f"{url}/identity/v3/auth/tokens", json={"auth": auth}, timeout=10)
+    if response.status_code != 201:
+        raise SystemExit(f"bench: login answered {response.status_code}: {response.text[:200]}")
+    return response.headers["X-Subject-Token"]
+
+
 def simulated_cloud(hosts: int, api_port: int) -> dict[str, str]:
     """Hosts big enough that capacity never limits the boot rate being measured."""
     return {
         "CHRONOVA_SECRET": uuid.uuid4().hex,
+        "CHRONOVA_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "CHRONOVA_API_PORT": str(api_port),
         "CHRONOVA_HOSTS": ",".join(f"bench{n}" for n in range(hosts)),
         "CHRONOVA_HOST_MEMORY_MB": "262144",
         "CHRONOVA_HOST_VCPUS": "128",
     }
+
+
+@contextmanager
+def scratch_database(keep: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL database for one run, dropped afterwards unless kept for a look."""
+    dbname = f"chronova_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{dbname}"
+    finally:
+        if not keep:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 @contextmanager
@@ -134,41 +160,37 @@ def distributed(hosts: int, work: Path) -> Iterator[tuple[str, Callable[[str], l
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    dbname = f"chronova_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    env = {
-        "CHRONOVA_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{dbname}",
-        "CHRONOVA_KAFKA": f"127.0.0.1:{kafka_port}",
-        **simulated_cloud(hosts, api_port),
-    }
-    processes = Processes(env, work)
-    try:
-        time.sleep(0.5)
-        init = processes.start("init")
-        if init.wait(timeout=120) != 0:
-            raise SystemExit("bench: chronova init failed")
-        for component in ("projections", "relay", "scheduler", "conductor", "api", "agent"):
-            processes.start(component)
-        url = f"http://127.0.0.1:{api_port}"
-        wait_until(lambda: api_up(url), 60, "the API")
-        with psycopg.connect(env["CHRONOVA_DATABASE_URL"], autocommit=True) as db:
-            wait_until(
-                lambda: db.execute("SELECT count(*) FROM hypervisors WHERE state = 'up'").fetchone()[0] == hosts,
-                60,
-                "hypervisors",
-            )
+    with scratch_database() as database_url:
+        env = {
+            "CHRONOVA_DATABASE_URL": database_url,
+            "CHRONOVA_KAFKA": f"127.0.0.1:{kafka_port}",
+            **simulated_cloud(hosts, api_port),
+        }
+        processes = Processes(env, work)
+        try:
+            time.sleep(0.5)
+            init = processes.start("init")
+            if init.wait(timeout=120) != 0:
+                raise SystemExit("bench: chronova init failed")
+            for component in ("projections", "relay", "scheduler", "conductor", "api", "agent"):
+                processes.start(component)
+            url = f"http://127.0.0.1:{api_port}"
+            wait_until(lambda: api_up(url), 60, "the API")
+            with psycopg.connect(env["CHRONOVA_DATABASE_URL"], autocommit=True) as db:
+                wait_until(
+                    lambda: db.execute("SELECT count(*) FROM hypervisors WHERE state = 'up'").fetchone()[0] == hosts,
+                    60,
+                    "hypervisors",
+                )
 
-            def query(sql: str) -> list:
-                return db.execute(sql).fetchall()
+                def query(sql: str) -> list:
+                    return db.execute(sql).fetchall()
 
-            yield url, query, processes.cpu_seconds
-    finally:
-        processes.stop()
-        broker.terminate()
-        broker.wait()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+                yield url, query, processes.cpu_seconds
+        finally:
+            processes.stop()
+            broker.terminate()
+            broker.wait()
 
 
 @contextmanager
@@ -202,7 +224,11 @@ def boot(url: str, query: Callable[[str], list], servers: int, clients: int) -> 
     body = {"imageRef": str(SEED_IMAGE_ID), "flavorRef": "1", "networks": "none"}
 
     address = urlsplit(url)
-    headers = {"OpenStack-API-Version": "compute 2.100", "Content-Type": "application/json"}
+    headers = {
+        "OpenStack-API-Version": "compute 2.100",
+        "Content-Type": "application/json",
+        "X-Auth-Token": admin_token(url),
+    }
 
     def client() -> None:
         # http.client rather than requests: the load generator shares the two cores being measured.

@@ -13,10 +13,16 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from chronova.config import ConfigError, Settings
 from chronova.host_keys import derive_host_key
 from chronova.wiring import Component, Wiring, agent_components
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
+
+    from projections.views import ViewStore
 
 log = logging.getLogger("chronova")
 
@@ -72,8 +78,16 @@ def serve_api(wiring: Wiring, command: str, stop: threading.Event) -> None:
         app = create_router(
             create_command_app(wiring.cloud, views, wiring.settings),
             create_query_app(wiring.cloud, views, wiring.settings),
+            mounts=service_mounts(wiring, views),
         )
-    server = waitress.create_server(app, host=wiring.settings.api_host, port=wiring.settings.api_port, threads=16)
+    # Image uploads stream to disk, so waitress may accept disk images far above its 1 GiB default.
+    server = waitress.create_server(
+        app,
+        host=wiring.settings.api_host,
+        port=wiring.settings.api_port,
+        threads=16,
+        max_request_body_size=64 * 1024**3,
+    )
     log.info("%s listening on http://%s:%s/v2.1", command, wiring.settings.api_host, wiring.settings.api_port)
     try:
         server.run()
@@ -84,6 +98,18 @@ def serve_api(wiring: Wiring, command: str, stop: threading.Event) -> None:
         server.close()
 
 
+def service_mounts(wiring: Wiring, views: ViewStore) -> dict[str, WSGIApplication]:
+    """The other services a client needs, on the compute API's port: identity (unless
+    an external Keystone is configured) and images."""
+    from chronova.identity.app import create_app as create_identity_app
+    from chronova.images.app import create_app as create_image_app
+
+    mounts: dict[str, WSGIApplication] = {"/image": create_image_app(wiring.cloud, views, wiring.settings)}
+    if not wiring.settings.keystone_url:
+        mounts["/identity"] = create_identity_app(wiring.cloud, views, wiring.settings)
+    return mounts
+
+
 def initialise(wiring: Wiring) -> None:
     """Create every table and seed flavors and the image; idempotent, run once before the rest."""
     from chronova.seed import seed
@@ -92,7 +118,9 @@ def initialise(wiring: Wiring) -> None:
 
     open_view_store(wiring.cloud.factory, ALL_DDL)
     wiring.cloud.factory.tracking_recorder()
-    seed(wiring.cloud, wiring.settings.default_project_id)
+    for user in seed(wiring.cloud, wiring.settings):
+        # Shown once, on the console of the first start: the store keeps only a hash.
+        print(f"created user '{user.name}' in project '{user.project}' with password: {user.password}", flush=True)
 
 
 NEEDS_KAFKA = frozenset({"relay", "scheduler", "conductor", "agent"})

@@ -42,8 +42,16 @@ class Settings:
     simulated_boot_seconds: float = 0.0
     api_host: str = "127.0.0.1"
     api_port: int = 8774
-    default_project_id: str = "admin"
-    default_user_id: str = "admin"
+    # Where uploaded image files live; empty: `images` beside the embedded store, or ./data/images.
+    image_dir: str = ""
+    # Passwords of the seeded `admin` and `demo` users; empty: generated and printed once, at seeding.
+    admin_password: str = ""
+    demo_password: str = ""
+    # An external Keystone instead of the built-in identity service, and the service user that validates tokens.
+    keystone_url: str = ""
+    keystone_username: str = ""
+    keystone_password: str = ""
+    keystone_project: str = "service"
     pool_size: int = 8
     # The cloud secret report keys derive from (conductor; simulated multi-host agents).
     secret: str = ""
@@ -61,6 +69,10 @@ class Settings:
     def data_dir(self) -> Path:
         """`sqlite:///data` is ./data, `sqlite:////var/lib/chronova` is absolute."""
         return Path(self.database_url.removeprefix("sqlite:///") or "data").resolve()
+
+    def images_dir(self) -> Path:
+        base = self.data_dir() if self.is_embedded_store else Path("data").resolve()
+        return Path(self.image_dir).resolve() if self.image_dir else base / "images"
 
     def store_env(self, create_tables: bool = True) -> dict[str, str]:
         """The eventsourcing environment for this database.
@@ -106,7 +118,7 @@ class Settings:
 
     def cloud_secret(self) -> bytes:
         if not self.secret:
-            raise ConfigError("CHRONOVA_SECRET is required: report keys are derived from it")
+            raise ConfigError("CHRONOVA_SECRET is required: token and report keys are derived from it")
         return self.secret.encode()
 
     def agent_keys(self) -> dict[str, bytes]:
@@ -164,8 +176,13 @@ class Settings:
             simulated_boot_seconds=number("CHRONOVA_SIMULATED_BOOT_SECONDS", defaults.simulated_boot_seconds, float),
             api_host=env.get("CHRONOVA_API_HOST", defaults.api_host),
             api_port=int(number("CHRONOVA_API_PORT", defaults.api_port, int)),
-            default_project_id=env.get("CHRONOVA_DEFAULT_PROJECT", defaults.default_project_id),
-            default_user_id=env.get("CHRONOVA_DEFAULT_USER", defaults.default_user_id),
+            image_dir=env.get("CHRONOVA_IMAGE_DIR", ""),
+            admin_password=env.get("CHRONOVA_ADMIN_PASSWORD", ""),
+            demo_password=env.get("CHRONOVA_DEMO_PASSWORD", ""),
+            keystone_url=env.get("CHRONOVA_KEYSTONE_URL", ""),
+            keystone_username=env.get("CHRONOVA_KEYSTONE_USERNAME", ""),
+            keystone_password=env.get("CHRONOVA_KEYSTONE_PASSWORD", ""),
+            keystone_project=env.get("CHRONOVA_KEYSTONE_PROJECT", defaults.keystone_project),
             pool_size=int(number("CHRONOVA_DB_POOL_SIZE", defaults.pool_size, int)),
             secret=env.get("CHRONOVA_SECRET", ""),
             host_key=env.get("CHRONOVA_HOST_KEY", ""),

@@ -21,6 +21,9 @@ REPORTS_TOPIC = "chronova.reports"
 DEAD_LETTER_TOPIC = "chronova.deadletter"
 SERVER_EVENTS_TOPIC = "chronova.server"
 _ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+# Fields kept in the store only: the bus and every consumer see events without them.
+_SECRET_FIELDS = {"password_hash"}
+_NOT_PUBLISHED = _ENVELOPE_FIELDS | _SECRET_FIELDS
 
 
 class MalformedMessage(Exception):
@@ -92,7 +95,7 @@ class EventMessage:
 
     @classmethod
     def from_domain_event(cls, notification_id: int, event: DomainEventProtocol[Any]) -> EventMessage:
-        data = {k: _plain(v) for k, v in event.__dict__.items() if k not in _ENVELOPE_FIELDS}
+        data = {k: _plain(v) for k, v in event.__dict__.items() if k not in _NOT_PUBLISHED}
         return cls(
             notification_id=notification_id,
             event_type=type(event).__qualname__,

@@ -1,15 +1,22 @@
-"""What a new cloud starts with: Nova's classic m1 flavors and one bootable image.
+"""What a new cloud starts with: the `admin` and `demo` accounts, Nova's classic
+m1 flavors and one bootable image.
 
 Seeding is idempotent, so every start of the embedded deployment can call it.
 """
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from uuid import UUID
 
 from chronova.cloud import Cloud
+from chronova.config import Settings
+from chronova.identity import accounts
 from domain.commands import CreateFlavor
 from domain.errors import AlreadyExists, NotFound
+from domain.flavor import flavor_aggregate_id
+from domain.identity import Project, project_aggregate_id
 
 SEED_IMAGE_ID = UUID("2a0f7e57-5a1b-4d1e-9d55-0c4a3c1b1e01")
 
@@ -22,12 +29,49 @@ M1_FLAVORS = (
 )
 
 
-def seed(cloud: Cloud, admin_project: str) -> None:
+@dataclass(frozen=True)
+class SeededUser:
+    name: str
+    project: str
+    password: str
+
+
+def seed(cloud: Cloud, settings: Settings) -> list[SeededUser]:
+    """Seeds what is missing; returns the users it created, whose passwords the operator must learn once."""
+    created = _seed_identity(cloud, settings)
+    _seed_compute(cloud, project_aggregate_id("admin").hex)
+    return created
+
+
+def _seed_identity(cloud: Cloud, settings: Settings) -> list[SeededUser]:
+    created = []
+    accounts_wanted = (("admin", "admin", settings.admin_password), ("demo", "member", settings.demo_password))
+    for name, role, password in accounts_wanted:
+        try:
+            project = accounts.create_project(cloud, name=name, description=f"{name} project", request_id="seed")
+        except AlreadyExists:
+            project = cloud.load(project_aggregate_id(name), Project)
+        password = password or secrets.token_urlsafe(12)
+        try:
+            user = accounts.create_user(
+                cloud, name=name, password=password, request_id="seed", default_project_id=project.project_id
+            )
+        except AlreadyExists:
+            continue
+        project.grant(user.user_id, role, "seed")
+        cloud.save(project)
+        created.append(SeededUser(name=name, project=name, password=password))
+    return created
+
+
+def _seed_compute(cloud: Cloud, admin_project: str) -> None:
     for flavor in M1_FLAVORS:
+        if flavor_aggregate_id(flavor.flavorid or "") in cloud.repository:
+            continue  # seeded before: an operator's delete of it stands
         try:
             cloud.create_flavor(flavor)
         except AlreadyExists:
-            pass
+            pass  # the name is taken by the operator's own flavor
     try:
         cloud.image(SEED_IMAGE_ID)
     except NotFound:

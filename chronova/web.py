@@ -20,6 +20,8 @@ import falcon
 from eventsourcing.persistence import IntegrityError
 
 from chronova.config import Settings
+from chronova.identity.auth import Authenticator, authenticator_for
+from chronova.identity.tokens import InvalidToken
 from domain.commands import RequestContext
 from domain.errors import AlreadyExists, Forbidden, InvalidReference, InvalidState, NotFound
 
@@ -98,18 +100,6 @@ def _compute_version_header(headers: dict[str, str]) -> str | None:
     return legacy.strip() if legacy is not None else None
 
 
-def request_context(req: falcon.Request, settings: Settings) -> RequestContext:
-    """Who is asking. Identity comes later; until then the headers are trusted."""
-    project_id = req.context.url_project_id or req.get_header("X-Project-Id") or settings.default_project_id
-    roles = {role.strip().lower() for role in (req.get_header("X-Roles") or "").split(",")}
-    return RequestContext(
-        project_id=project_id,
-        user_id=req.get_header("X-User-Id") or settings.default_user_id,
-        request_id=req.context.request_id,
-        is_admin="admin" in roles or project_id == settings.default_project_id,
-    )
-
-
 class RequestIdMiddleware:
     """Gives each request an id that clients quote in bug reports and we log."""
 
@@ -157,14 +147,40 @@ class BodyLimitMiddleware:
             raise falcon.HTTPContentTooLarge(description="Request is too large.")
 
 
-class CallerMiddleware:
-    """Puts the RequestContext on `req.context.caller` for every resource."""
+class AuthMiddleware:
+    """Every request but the version documents needs a valid token; it becomes `req.context.caller`."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, authenticator: Authenticator, public_paths: frozenset[str]) -> None:
+        self._authenticator = authenticator
+        self._public_paths = public_paths
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.caller = request_context(req, self._settings)
+        req.context.caller = None
+        if req.method in ("GET", "HEAD") and req.path.rstrip("/") in self._public_paths:
+            return
+        token = req.get_header("X-Auth-Token")
+        try:
+            claims = self._authenticator.authenticate(token) if token else None
+        except InvalidToken:
+            claims = None
+        if claims is None:
+            raise falcon.HTTPUnauthorized(
+                description="The request you have made requires authentication.",
+                challenges=[f'Keystone uri="{req.prefix}/identity"'],
+            )
+        url_project = req.context.get("url_project_id")
+        if url_project is not None and url_project != claims.project_id:
+            raise falcon.HTTPBadRequest(
+                description=f"Malformed request URL: URL's project_id '{url_project}' doesn't match "
+                f"Context's project_id '{claims.project_id}'"
+            )
+        req.context.caller = RequestContext(
+            project_id=claims.project_id,
+            user_id=claims.user_id,
+            request_id=req.context.request_id,
+            is_admin=claims.is_admin,
+            roles=claims.roles,
+        )
 
 
 def read_json_body(req: falcon.Request) -> Any:
@@ -234,7 +250,7 @@ def create_nova_app(settings: Settings) -> falcon.App:
             MicroversionMiddleware(),
             ProjectPathMiddleware(),
             BodyLimitMiddleware(),
-            CallerMiddleware(settings),
+            AuthMiddleware(authenticator_for(settings), frozenset({"", API_PREFIX, "/openapi.json"})),
         ]
     )
     app.req_options.strip_url_path_trailing_slash = True

@@ -6,6 +6,7 @@ Imperative names; frozen, so a handler cannot change what was asked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class RequestContext:
     user_id: str
     request_id: str
     is_admin: bool = False
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,24 @@ class CreateServer:
     availability_zone: str | None = None
     key_name: str | None = None
     admin_password: str | None = None
+    min_count: int = 1
+    max_count: int = 1
+    hostname: str | None = None
+    tags: tuple[str, ...] = ()
+    scheduler_hints: dict[str, Any] = field(default_factory=dict)
+    forced_host: str | None = None  # "zone:host:node", or host/hypervisor_hostname (2.74)
+    forced_node: str | None = None
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    config_drive: bool = False
+    trusted_image_certificates: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class UpdateServer:
+    """PUT /servers/{id}: new values by field (name, description, hostname, access_ip_v4/6); None clears."""
+
+    changes: dict[str, str | None]
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
+
+from chronova.identity.tokens import TokenSigner, token_key
+from domain.identity import project_aggregate_id, user_aggregate_id
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("CHRONOVA_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
@@ -42,17 +46,26 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str
         time.sleep(interval)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def temporary_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards (its URL)."""
     name = f"chronova_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(PG_ADMIN, autocommit=True)
     except psycopg.OperationalError as e:
         pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required for integration tests: {e}")
     admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with temporary_database() as url:
+        yield url
 
 
 def tansu_binary() -> str:
@@ -64,8 +77,9 @@ def tansu_binary() -> str:
     return str(path)
 
 
-@pytest.fixture
-def kafka() -> Iterator[str]:
+@contextmanager
+def tansu_broker() -> Iterator[str]:
+    """A Tansu broker on a free port (its bootstrap address), stopped afterwards."""
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -78,10 +92,18 @@ def kafka() -> Iterator[str]:
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", port)) == 0
 
-    wait_for(accepting, timeout=15, what="the Tansu broker to listen")
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        wait_for(accepting, timeout=15, what="the Tansu broker to listen")
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def kafka() -> Iterator[str]:
+    with tansu_broker() as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -155,10 +177,23 @@ class Cluster:
     """Chronova's distributed deployment: one process per component."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
+        self.env = {"CHRONOVA_SECRET": f"test-secret-{uuid.uuid4().hex}", "CHRONOVA_ADMIN_PASSWORD": "admin-pw", **env}
         self.log_dir = log_dir
         self.processes: list[ChronovaProcess] = []
         self.api_url = f"http://127.0.0.1:{env['CHRONOVA_API_PORT']}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The seeded admin's token, signed with the cluster's secret as the identity service would."""
+        signer = TokenSigner(token_key(self.env["CHRONOVA_SECRET"].encode()))
+        token, _ = signer.issue(
+            user_id=user_aggregate_id("admin").hex,
+            user_name="admin",
+            project_id=project_aggregate_id("admin").hex,
+            project_name="admin",
+            roles=("admin",),
+        )
+        return {"X-Auth-Token": token}
 
     def start(self, command: str, *args: str, **env: str) -> ChronovaProcess:
         process = ChronovaProcess(command, {**self.env, **env}, self.log_dir, *args)
@@ -189,7 +224,6 @@ def cluster(postgres_url: str, kafka: str, tmp_path: Path, request: pytest.Fixtu
         "CHRONOVA_KAFKA": kafka,
         "CHRONOVA_API_PORT": str(free_port()),
         "CHRONOVA_HEARTBEAT_INTERVAL": "1",
-        "CHRONOVA_SECRET": f"test-secret-{uuid.uuid4().hex}",
         "PYTHONUNBUFFERED": "1",
     }
     cluster = Cluster(env, tmp_path)

@@ -91,7 +91,7 @@ def _exists(cloud: Cloud, host: str) -> bool:
 
 def test_a_report_about_another_hosts_server_is_dropped(postgres_url: str) -> None:
     cloud = Cloud(Settings(database_url=postgres_url).store_env())
-    seed(cloud, "admin")
+    seed(cloud, Settings())
     for name in ("honest", "rogue"):
         host = Host(name=name, inventories=inventories_to_dict(default_inventories(4, 4096, 40)), hypervisor={})
         host.report_alive()

@@ -24,7 +24,7 @@ def start_control_plane(cluster: Cluster) -> None:
 
 def wait_for_hypervisor(cluster: Cluster, host: str) -> None:
     def up() -> bool:
-        response = requests.get(f"{cluster.api_url}/v2.1/os-hypervisors/detail", timeout=5)
+        response = requests.get(f"{cluster.api_url}/v2.1/os-hypervisors/detail", headers=cluster.headers, timeout=5)
         return any(h["hypervisor_hostname"] == host and h["state"] == "up" for h in response.json()["hypervisors"])
 
     wait_for(up, timeout=30, what=f"hypervisor {host} to be up")
@@ -36,18 +36,20 @@ def test_boot_to_active_then_delete_leaves_nothing(cluster: Cluster, libvirtd: s
     cluster.start("agent", "--host", host, CHRONOVA_LIBVIRT_URI=libvirtd)
     wait_for_hypervisor(cluster, host)
 
-    server = create_server(cluster.api_url, "vm1")
-    assert get_server(cluster.api_url, server["id"]).status_code == 200  # read your writes, at once
-    active = wait_for_status(cluster.api_url, server["id"], "ACTIVE")
+    server = create_server(cluster, "vm1")
+    assert get_server(cluster, server["id"]).status_code == 200  # read your writes, at once
+    active = wait_for_status(cluster, server["id"], "ACTIVE")
     assert active["OS-EXT-STS:power_state"] == 1
     (domain,) = domains_on_host(libvirtd, host)
     assert domain.UUIDString() == server["id"] and domain.isActive()
 
-    response = requests.delete(f"{cluster.api_url}/v2.1/servers/{server['id']}", timeout=10)
+    response = requests.delete(f"{cluster.api_url}/v2.1/servers/{server['id']}", headers=cluster.headers, timeout=10)
     assert response.status_code == 204
-    wait_for(lambda: get_server(cluster.api_url, server["id"]).status_code == 404, what="server to be gone")
+    wait_for(lambda: get_server(cluster, server["id"]).status_code == 404, what="server to be gone")
     assert domains_on_host(libvirtd, host) == []
-    hypervisors = requests.get(f"{cluster.api_url}/v2.1/os-hypervisors/detail", timeout=5).json()["hypervisors"]
+    hypervisors = requests.get(
+        f"{cluster.api_url}/v2.1/os-hypervisors/detail", headers=cluster.headers, timeout=5
+    ).json()["hypervisors"]
     (mine,) = [h for h in hypervisors if h["hypervisor_hostname"] == host]
     # Nova counts the reserved host memory (512 MB by default) as used.
     assert (mine["running_vms"], mine["vcpus_used"], mine["memory_mb_used"]) == (0, 0, 512)
@@ -61,18 +63,18 @@ def test_agent_killed_after_receiving_the_spawn_converges_on_one_domain(cluster:
         "agent", "--host", host, CHRONOVA_LIBVIRT_URI=libvirtd, CHRONOVA_SIMULATED_BOOT_SECONDS="60"
     )
     wait_for_hypervisor(cluster, host)
-    server = create_server(cluster.api_url, "vm-crash")
+    server = create_server(cluster, "vm-crash")
     wait_for(lambda: domains_on_host(libvirtd, host), what="the agent to define the domain")
 
     slow_agent.kill()
-    assert get_server(cluster.api_url, server["id"]).json()["server"]["status"] == "BUILD"
+    assert get_server(cluster, server["id"]).json()["server"]["status"] == "BUILD"
 
     cluster.start("agent", "--host", host, CHRONOVA_LIBVIRT_URI=libvirtd)
-    wait_for_status(cluster.api_url, server["id"], "ACTIVE")
+    wait_for_status(cluster, server["id"], "ACTIVE")
     domains = domains_on_host(libvirtd, host)
     assert [d.UUIDString() for d in domains] == [server["id"]]
     assert domains[0].isActive()
-    requests.delete(f"{cluster.api_url}/v2.1/servers/{server['id']}", timeout=10)
+    requests.delete(f"{cluster.api_url}/v2.1/servers/{server['id']}", headers=cluster.headers, timeout=10)
     wait_for(lambda: not domains_on_host(libvirtd, host), what="the domain to be destroyed")
 
 
@@ -81,8 +83,8 @@ def test_no_host_with_room_means_error_with_nova_fault(cluster: Cluster, libvirt
     start_control_plane(cluster)
     cluster.start("agent", "--host", host, CHRONOVA_LIBVIRT_URI=libvirtd, CHRONOVA_HOST_MEMORY_MB="1024")
     wait_for_hypervisor(cluster, host)
-    server = create_server(cluster.api_url, "too-big", flavor="2")  # m1.small needs 2048 MB
-    errored = wait_for_status(cluster.api_url, server["id"], "ERROR")
+    server = create_server(cluster, "too-big", flavor="2")  # m1.small needs 2048 MB
+    errored = wait_for_status(cluster, server["id"], "ERROR")
     assert errored["fault"]["message"].startswith("No valid host was found")
     assert domains_on_host(libvirtd, host) == []
 
@@ -96,12 +98,12 @@ def test_a_host_whose_agent_died_is_marked_down_and_never_chosen(cluster: Cluste
     agent.kill()
 
     def down() -> bool:
-        response = requests.get(f"{cluster.api_url}/v2.1/os-hypervisors/detail", timeout=5)
+        response = requests.get(f"{cluster.api_url}/v2.1/os-hypervisors/detail", headers=cluster.headers, timeout=5)
         return any(h["hypervisor_hostname"] == host and h["state"] == "down" for h in response.json()["hypervisors"])
 
     wait_for(down, timeout=30, what=f"hypervisor {host} to be marked down")
-    server = create_server(cluster.api_url, "nowhere-to-go")
-    errored = wait_for_status(cluster.api_url, server["id"], "ERROR")
+    server = create_server(cluster, "nowhere-to-go")
+    errored = wait_for_status(cluster, server["id"], "ERROR")
     assert "ComputeFilter removed 1" in errored["fault"]["details"]
 
     cluster.start("agent", "--host", host, CHRONOVA_LIBVIRT_URI=libvirtd)

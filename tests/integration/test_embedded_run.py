@@ -20,15 +20,17 @@ def test_embedded_run_keeps_servers_across_restart(tmp_path: Path) -> None:
     first = cluster.start("run")
     try:
         cluster.wait_for_api()
-        server = create_server(cluster.api_url, "embedded-vm")
-        wait_for_status(cluster.api_url, server["id"], "ACTIVE")
+        server = create_server(cluster, "embedded-vm")
+        wait_for_status(cluster, server["id"], "ACTIVE")
         assert first.interrupt() == 0, first.output()
 
         cluster.start("run")
         cluster.wait_for_api()
-        again = get_server(cluster.api_url, server["id"])
+        again = get_server(cluster, server["id"])
         assert again.status_code == 200 and again.json()["server"]["status"] == "ACTIVE"
-        flavors = requests.get(f"{cluster.api_url}/v2.1/flavors/detail", timeout=5).json()["flavors"]
+        flavors = requests.get(f"{cluster.api_url}/v2.1/flavors/detail", headers=cluster.headers, timeout=5).json()[
+            "flavors"
+        ]
         assert sorted(f["name"] for f in flavors) == ["m1.large", "m1.medium", "m1.small", "m1.tiny", "m1.xlarge"]
     finally:
         cluster.stop()

@@ -51,7 +51,7 @@ def race(clouds: list[Cloud], schedulers: list[Scheduler], server_ids: list) -> 
 def clouds(postgres_url: str) -> list[Cloud]:
     settings = Settings(database_url=postgres_url)
     first = Cloud(settings.store_env(create_tables=True))
-    seed(first, "admin")
+    seed(first, Settings())
     return [first, Cloud(settings.store_env(create_tables=False))]
 
 

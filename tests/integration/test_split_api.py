@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import Cluster, free_port, wait_for
-from tests.integration.helpers import create_server, get_server
+from tests.integration.helpers import Endpoint, create_server, get_server
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,16 @@ def test_a_write_on_the_command_process_is_readable_at_once_on_the_query_process
         wait_for(lambda: _answers(cluster.api_url, method="POST"), what="the command API")
 
         for n in range(20):
-            server = create_server(cluster.api_url, f"split-{n}")
-            response = get_server(reads, server["id"])
+            server = create_server(cluster, f"split-{n}")
+            response = get_server(Endpoint(reads, cluster.headers), server["id"])
             assert response.status_code == 200, response.text
             assert response.json()["server"]["status"] == "BUILD"  # no scheduler runs here
 
-        assert requests.get(f"{cluster.api_url}/v2.1/servers/detail", timeout=5).status_code == 405
-        assert requests.post(f"{reads}/v2.1/servers", json={}, timeout=5).status_code == 405
+        assert (
+            requests.get(f"{cluster.api_url}/v2.1/servers/detail", headers=cluster.headers, timeout=5).status_code
+            == 405
+        )
+        assert requests.post(f"{reads}/v2.1/servers", json={}, headers=cluster.headers, timeout=5).status_code == 405
     finally:
         cluster.stop()
 

@@ -13,6 +13,9 @@ from falcon.testing import TestClient
 
 from chronova.cloud import Cloud
 from chronova.config import Settings
+from chronova.identity.app import create_app as create_identity_app
+from chronova.identity.tokens import TokenSigner, token_key
+from chronova.images.app import create_app as create_image_app
 from chronova.web import create_router
 from command_api.app import create_app as create_command_app
 from domain.commands import CreateFlavor
@@ -21,13 +24,26 @@ from projections.views import ViewStore, open_view_store
 from query_api.app import create_app as create_query_app
 
 LATEST = {"OpenStack-API-Version": "compute 2.100"}
-DEMO = {"X-Project-Id": "demo", "X-User-Id": "alice"}  # a non-admin project
-OTHER = {"X-Project-Id": "other", "X-User-Id": "bob"}
+SECRET = "unit-test-secret"
+_SIGNER = TokenSigner(token_key(SECRET.encode()))
+
+
+def token_headers(user_id: str, project_id: str, *roles: str) -> dict[str, str]:
+    """What a client sends after logging in: a token, here signed with the tests' cloud secret."""
+    token, _ = _SIGNER.issue(
+        user_id=user_id, user_name=user_id, project_id=project_id, project_name=project_id, roles=roles
+    )
+    return {"X-Auth-Token": token}
+
+
+ADMIN = token_headers("admin", "admin", "admin", "member")  # the default on every request of `client`
+DEMO = token_headers("alice", "demo", "member")  # a non-admin project
+OTHER = token_headers("bob", "other", "member")
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path}")
+    return Settings(database_url=f"sqlite:///{tmp_path}", secret=SECRET)
 
 
 @pytest.fixture
@@ -48,9 +64,14 @@ def catch_up(cloud: Cloud, views: ViewStore) -> Callable[[], None]:
 
 @pytest.fixture
 def client(cloud: Cloud, views: ViewStore, settings: Settings) -> TestClient:
-    return TestClient(
-        create_router(create_command_app(cloud, views, settings), create_query_app(cloud, views, settings))
+    mounts = {
+        "/identity": create_identity_app(cloud, views, settings),
+        "/image": create_image_app(cloud, views, settings),
+    }
+    router = create_router(
+        create_command_app(cloud, views, settings), create_query_app(cloud, views, settings), mounts=mounts
     )
+    return TestClient(router, headers=ADMIN)
 
 
 @pytest.fixture
