@@ -23,6 +23,12 @@ HOST_EVENT_TOPICS = tuple(
         Host.ServiceDown,
         Host.AllocationClaimed,
         Host.AllocationReleased,
+        Host.ServiceDisabled,
+        Host.ServiceEnabled,
+        Host.ServiceForcedDown,
+        Host.ServiceForceDownCleared,
+        Host.ServiceDeleted,
+        Host.Reregistered,
     )
 )
 
@@ -80,9 +86,18 @@ class HostIndex:
             self.reload(aggregate_id)
 
     def candidates(self) -> list[HostCandidate]:
+        """Every host whose service exists; a deleted service is no candidate at all."""
         return [
-            HostCandidate(name=h.name, inventories=h.inventories, used=h.usage, up=h.up, enabled=h.enabled)
+            HostCandidate(
+                name=h.name,
+                inventories=h.inventories,
+                used=h.usage,
+                up=h.up,
+                enabled=h.enabled,
+                forced_down=h.forced_down,
+            )
             for h in self.hosts.values()
+            if not h.deleted
         ]
 
     def by_name(self, name: str) -> Host:

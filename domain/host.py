@@ -12,7 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import InsufficientCapacity
+from domain.errors import InsufficientCapacity, InvalidState
 from domain.placement import (
     Inventory,
     Resources,
@@ -21,11 +21,19 @@ from domain.placement import (
 )
 
 HOST_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronova.invalid/host")
+SERVICE_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronova.invalid/compute-service")
+COMPUTE_BINARY = "nova-compute"
+HOSTING_INSTANCES = "Unable to delete compute service that is hosting instances. Migrate or delete the instances first."
 
 
 def host_id(name: str) -> UUID:
     """Hosts are found by name, so their aggregate id is derived from it."""
     return uuid5(HOST_NAMESPACE, name)
+
+
+def compute_service_id(host_uuid: UUID) -> UUID:
+    """The nova-compute service on a host has its own stable uuid (os-services from 2.53), derived from the host's."""
+    return uuid5(SERVICE_NAMESPACE, str(host_uuid))
 
 
 class Host(Aggregate):
@@ -41,6 +49,9 @@ class Host(Aggregate):
         self.usage: dict[str, int] = {}
         self.up = False
         self.enabled = True
+        self.disabled_reason: str | None = None
+        self.forced_down = False
+        self.deleted = False
 
     @staticmethod
     def create_id(name: str) -> UUID:
@@ -48,8 +59,15 @@ class Host(Aggregate):
 
     # --- what the agent reports ------------------------------------------------
     def report_inventory(self, inventories: dict[str, dict[str, Any]], hypervisor: dict[str, Any]) -> None:
-        """Record a changed inventory; an unchanged heartbeat records nothing."""
-        if inventories_from_dict(inventories) != self.inventories or hypervisor != self.hypervisor:
+        """Record a changed inventory; an unchanged heartbeat records nothing.
+
+        A running agent whose service was deleted registers its host again, as
+        a running nova-compute re-creates its compute node (Nova's advice:
+        stop the agent before deleting its service).
+        """
+        if self.deleted:
+            self._reregistered(name=self.name, inventories=inventories, hypervisor=hypervisor)
+        elif inventories_from_dict(inventories) != self.inventories or hypervisor != self.hypervisor:
             self._inventory_updated(inventories=inventories, hypervisor=hypervisor)
 
     @event("InventoryUpdated")
@@ -60,6 +78,16 @@ class Host(Aggregate):
     def report_alive(self) -> None:
         if not self.up:
             self._service_up()
+
+    @event("Reregistered")
+    def _reregistered(self, name: str, inventories: dict[str, dict[str, Any]], hypervisor: dict[str, Any]) -> None:
+        self.inventories = inventories_from_dict(inventories)
+        self.hypervisor = hypervisor
+        self.up = False
+        self.enabled = True
+        self.disabled_reason = None
+        self.forced_down = False
+        self.deleted = False
 
     @event("ServiceUp")
     def _service_up(self) -> None:
@@ -74,10 +102,61 @@ class Host(Aggregate):
     def _service_down(self) -> None:
         self.up = False
 
+    # --- what an operator decides (os-services) -----------------------------------
+    def disable(self, reason: str | None) -> None:
+        """No new server goes here; the reason is for other operators. Unchanged, nothing is recorded."""
+        if self.enabled or reason != self.disabled_reason:
+            self._service_disabled(reason=reason)
+
+    @event("ServiceDisabled")
+    def _service_disabled(self, reason: str | None) -> None:
+        self.enabled = False
+        self.disabled_reason = reason
+
+    def enable(self) -> None:
+        if not self.enabled:
+            self._service_enabled()
+
+    @event("ServiceEnabled")
+    def _service_enabled(self) -> None:
+        self.enabled = True
+        self.disabled_reason = None
+
+    def force_down(self, forced_down: bool) -> None:
+        """An operator's word that the host is down (fenced), whatever its heartbeats say."""
+        if forced_down and not self.forced_down:
+            self._service_forced_down()
+        elif not forced_down and self.forced_down:
+            self._service_force_down_cleared()
+
+    @event("ServiceForcedDown")
+    def _service_forced_down(self) -> None:
+        self.forced_down = True
+
+    @event("ServiceForceDownCleared")
+    def _service_force_down_cleared(self) -> None:
+        self.forced_down = False
+
+    def delete_service(self) -> None:
+        """Refused while servers hold allocations here: their resources would be orphaned."""
+        if self.allocations:
+            raise InvalidState(HOSTING_INSTANCES)
+        self._service_deleted()
+
+    @event("ServiceDeleted")
+    def _service_deleted(self) -> None:
+        self.deleted = True
+        self.up = False
+
+    @property
+    def service_state(self) -> str:
+        """Nova's service state: a forced-down service is down whatever its heartbeats say."""
+        return "up" if self.up and not self.forced_down else "down"
+
     # --- claims -----------------------------------------------------------------
     @property
     def schedulable(self) -> bool:
-        return self.up and self.enabled
+        return self.up and self.enabled and not self.forced_down and not self.deleted
 
     def can_fit(self, resources: Resources) -> bool:
         return fits(self.inventories, self.usage, resources)

@@ -21,6 +21,7 @@ class HostCandidate:
     used: Mapping[str, int]
     up: bool
     enabled: bool
+    forced_down: bool = False
 
     def free(self, resource_class: str) -> int:
         inventory = self.inventories.get(resource_class)
@@ -44,13 +45,14 @@ class Decision:
 def choose_hosts(
     candidates: Iterable[HostCandidate], request: Resources, exclude: frozenset[str] = frozenset()
 ) -> Decision:
-    """ComputeFilter (up and enabled), then capacity; weigh by free RAM (Nova's RAMWeigher, multiplier 1.0)."""
+    """ComputeFilter (up, enabled, not forced down), then capacity;
+    weigh by free RAM (Nova's RAMWeigher, multiplier 1.0)."""
     rejected = {"ComputeFilter": 0, "ResourceFilter": 0, "RetryFilter": 0}
     passing: list[HostCandidate] = []
     for host in candidates:
         if host.name in exclude:
             rejected["RetryFilter"] += 1
-        elif not (host.up and host.enabled):
+        elif not (host.up and host.enabled) or host.forced_down:
             rejected["ComputeFilter"] += 1
         elif not fits(host.inventories, host.used, request):
             rejected["ResourceFilter"] += 1
