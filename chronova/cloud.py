@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import threading
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
 
+from chronova import flavors, servers
 from domain.commands import CreateFlavor, CreateServer, RequestContext
-from domain.errors import AlreadyExists, InvalidReference, NotFound
-from domain.flavor import Flavor, FlavorNameReservation, flavor_aggregate_id
+from domain.errors import NotFound
+from domain.flavor import Flavor, flavor_aggregate_id
 from domain.host import Host, host_id
 from domain.image import Image
 from domain.server import Server
-from domain.states import VmState
 
-_DELETE_ATTEMPTS = 5
 T = TypeVar("T")
 
 
@@ -85,106 +83,22 @@ class Cloud(Application[UUID]):
             raise NotFound(not_found or f"{kind.__name__} {aggregate_id} could not be found.")
         return aggregate
 
-    def visible_server(self, server_id: UUID, ctx: RequestContext) -> Server:
-        """Another project's server, or a deleted one, is simply not there (404)."""
-        try:
-            server = self.server(server_id)
-        except NotFound:
-            raise NotFound(f"Instance {server_id} could not be found.") from None
-        if server.vm_state == VmState.DELETED or not (ctx.is_admin or server.project_id == ctx.project_id):
-            raise NotFound(f"Instance {server_id} could not be found.")
-        return server
-
     # --- servers ----------------------------------------------------------------
+    def visible_server(self, server_id: UUID, ctx: RequestContext) -> Server:
+        return servers.visible_server(self, server_id, ctx)
+
     def create_server(self, cmd: CreateServer, ctx: RequestContext) -> Server:
-        flavor = self._usable_flavor(cmd.flavor_ref, ctx)
-        image = self._usable_image(cmd.image_ref, ctx)
-        server = Server(
-            project_id=ctx.project_id,
-            user_id=ctx.user_id,
-            request_id=ctx.request_id,
-            name=cmd.name,
-            flavor=flavor.snapshot_for_server(),
-            image_id=str(image.id),
-            metadata=dict(cmd.metadata),
-            user_data=cmd.user_data,
-            description=cmd.description,
-            availability_zone=cmd.availability_zone,
-            key_name=cmd.key_name,
-        )
-        self.save(server)
-        return server
+        """One server (the first, when `cmd.max_count` asks for several)."""
+        return servers.create_servers(self, cmd, ctx).servers[0]
 
     def delete_server(self, server_id: UUID, ctx: RequestContext) -> None:
-        """A server that never reached a host is deleted at once; otherwise its agent finishes.
-
-        A delete racing the scheduler or the conductor is judged again on the
-        newer state: clients expect a delete to succeed, never a 409.
-        """
-        for attempt in range(_DELETE_ATTEMPTS):
-            server = self.visible_server(server_id, ctx)
-            server.request_delete(request_id=ctx.request_id, user_id=ctx.user_id)
-            if not server.needs_host_cleanup:
-                server.record_deleted(host=None)
-            try:
-                self.save(server)
-                return
-            except IntegrityError:
-                if attempt == _DELETE_ATTEMPTS - 1:
-                    raise
-
-    def _usable_flavor(self, flavor_ref: str, ctx: RequestContext) -> Flavor:
-        flavorid = flavor_ref.rstrip("/").rsplit("/", 1)[-1]
-        try:
-            flavor = self.flavor(flavorid)
-        except NotFound:
-            raise InvalidReference(f"Flavor {flavorid} could not be found.") from None
-        if not (flavor.is_public or ctx.is_admin):
-            raise InvalidReference(f"Flavor {flavorid} could not be found.")
-        return flavor
-
-    def _usable_image(self, image_ref: str, ctx: RequestContext) -> Image:
-        ref = image_ref.rstrip("/").rsplit("/", 1)[-1]
-        try:
-            image = self.image(UUID(ref))
-        except (ValueError, NotFound):
-            raise InvalidReference(f"Image {ref} could not be found.") from None
-        if not image.usable_by(ctx.project_id) or image.status != "active":
-            raise InvalidReference(f"Image {ref} could not be found.")
-        return image
+        servers.delete_server(self, server_id, ctx)
 
     # --- flavors and images -------------------------------------------------------
     def create_flavor(self, cmd: CreateFlavor) -> Flavor:
-        flavorid = cmd.flavorid or str(uuid4())
-        flavor = Flavor(
-            flavorid=flavorid,
-            name=cmd.name,
-            vcpus=cmd.vcpus,
-            ram=cmd.ram,
-            disk=cmd.disk,
-            ephemeral=cmd.ephemeral,
-            swap=cmd.swap,
-            rxtx_factor=cmd.rxtx_factor,
-            is_public=cmd.is_public,
-            description=cmd.description,
-        )
-        reservation = FlavorNameReservation(name=cmd.name, flavorid=flavorid)
-        try:
-            self.save(flavor, reservation)
-            return flavor
-        except IntegrityError:
-            if self._exists(flavor.id):
-                raise AlreadyExists(f"Flavor with ID {flavorid} already exists.") from None
-            raise AlreadyExists(f"Flavor with name {cmd.name} already exists.") from None
+        return flavors.create_flavor(self, cmd)
 
     def register_image(self, image_id: UUID, **fields: Any) -> Image:
         image = Image(id=image_id, **fields)
         self.save(image)
         return image
-
-    def _exists(self, aggregate_id: UUID) -> bool:
-        try:
-            self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return False
-        return True

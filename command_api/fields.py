@@ -21,6 +21,9 @@ MAX_INT = 2**31 - 1
 _DIGITS = re.compile(r"^[0-9]+$")
 _SIGNED_DIGITS = re.compile(r"^-?[0-9]+$")
 _DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_HOST_LABEL = re.compile(r"^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$")
+_FQDN = re.compile(r"^[a-zA-Z0-9-._]{1,255}$")
+MAX_TAG_LENGTH = 60
 
 
 class DigitInteger(fields.Field):
@@ -161,3 +164,69 @@ class Networks(fields.Field):
         if errors:
             raise ValidationError(errors)
         return loaded
+
+
+class Tag(fields.String):
+    """A server tag: 1 to 60 characters, neither ',' nor '/' (they separate tags in filters and URLs)."""
+
+    default_error_messages = {"tag": "A tag must be 1 to 60 characters without ',' or '/'."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not valid_tag(text):
+            raise self.make_error("tag")
+        return text
+
+
+def valid_tag(text: str) -> bool:
+    return 1 <= len(text) <= MAX_TAG_LENGTH and "," not in text and "/" not in text
+
+
+class Hostname(fields.String):
+    """A server hostname: an RFC 1123 label before 2.94, a dotted FQDN-like name from 2.94 on."""
+
+    default_error_messages = {
+        "label": "Must be 2 to 63 letters, digits or '-', not starting or ending with '-'.",
+        "fqdn": "Must be 1 to 255 letters, digits, '-', '.' or '_'.",
+    }
+
+    def __init__(self, *, fqdn: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._fqdn = fqdn
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if self._fqdn and not _FQDN.fullmatch(text):
+            raise self.make_error("fqdn")
+        if not self._fqdn and not (len(text) <= 63 and _HOST_LABEL.fullmatch(text)):
+            raise self.make_error("label")
+        return text
+
+
+class Uuid(fields.String):
+    """A uuid in Nova's sense (any of Python's uuid spellings), kept as the caller wrote it."""
+
+    default_error_messages = {"uuid": "Must be a uuid."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            UUID(text)
+        except ValueError:
+            raise self.make_error("uuid") from None
+        return text
+
+
+class UuidOrList(fields.Field):
+    """A scheduler hint naming servers or a group: one uuid or a list of them."""
+
+    default_error_messages = {"invalid": "Must be a uuid or a list of uuids."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | list[str]:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            try:
+                UUID(item)
+            except (TypeError, ValueError, AttributeError):
+                raise self.make_error("invalid") from None
+        return value

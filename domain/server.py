@@ -7,14 +7,25 @@ the aggregate is rebuilt from stored events.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import WrongHost
+from domain.errors import InvalidReference, InvalidState, WrongHost
 from domain.states import PowerState, TaskState, VmState, check_transition
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+MAX_TAGS = 50
+# Metadata and tags change only on a server that has settled somewhere (Nova's check_instance_state).
+EDITABLE_VM_STATES = frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.SUSPENDED, VmState.STOPPED})
+
+
+def default_hostname(name: str) -> str:
+    """Nova's hostname for a display name: a lower-case DNS label of at most 63 characters ("" if none is left)."""
+    label = name.encode("latin-1", "ignore").decode("latin-1")[:63]
+    label = re.sub(r"[^\w.-]+", "", re.sub(r"[ _.]", "-", label))
+    return label.lower().strip(".-")
 
 
 class Server(Aggregate):
@@ -51,6 +62,154 @@ class Server(Aggregate):
         self.power_state = PowerState.NOSTATE
         self.host: str | None = None
         self.fault: dict[str, Any] | None = None
+        # What BootOptionsRecorded (saved with this event by the API) may refine.
+        self.hostname = default_hostname(name) or f"Server-{self.id}"
+        self.tags: list[str] = []
+        self.reservation_id: str | None = None
+        self.launch_index = 0
+        self.scheduler_hints: dict[str, Any] = {}
+        self.access_ip_v4: str | None = None
+        self.access_ip_v6: str | None = None
+        self.requested_host: str | None = None
+        self.requested_node: str | None = None
+        self.config_drive = False
+        self.trusted_image_certificates: list[str] | None = None
+        self.image_properties: dict[str, str] = {}
+
+    # --- what the create request asked for besides the Created fields -----------
+    def record_boot_options(
+        self,
+        *,
+        request_id: str,
+        user_id: str,
+        hostname: str,
+        tags: list[str],
+        reservation_id: str,
+        launch_index: int,
+        scheduler_hints: dict[str, Any],
+        requested_host: str | None,
+        requested_node: str | None,
+        access_ip_v4: str | None,
+        access_ip_v6: str | None,
+        config_drive: bool,
+        trusted_image_certificates: list[str] | None,
+        image_properties: dict[str, str],
+    ) -> None:
+        """Saved together with Created: consumers of Created alone (the scheduler) keep working."""
+        check_transition("schedule", str(self.id), self.vm_state, self.task_state)
+        self._boot_options_recorded(
+            request_id=request_id,
+            user_id=user_id,
+            hostname=hostname,
+            tags=list(dict.fromkeys(tags)),
+            reservation_id=reservation_id,
+            launch_index=launch_index,
+            scheduler_hints=scheduler_hints,
+            requested_host=requested_host,
+            requested_node=requested_node,
+            access_ip_v4=access_ip_v4,
+            access_ip_v6=access_ip_v6,
+            config_drive=config_drive,
+            trusted_image_certificates=trusted_image_certificates,
+            image_properties=image_properties,
+        )
+
+    @event("BootOptionsRecorded")
+    def _boot_options_recorded(
+        self,
+        request_id: str,
+        user_id: str,
+        hostname: str,
+        tags: list[str],
+        reservation_id: str,
+        launch_index: int,
+        scheduler_hints: dict[str, Any],
+        requested_host: str | None,
+        requested_node: str | None,
+        access_ip_v4: str | None,
+        access_ip_v6: str | None,
+        config_drive: bool,
+        trusted_image_certificates: list[str] | None,
+        image_properties: dict[str, str],
+    ) -> None:
+        self.hostname = hostname
+        self.tags = list(tags)
+        self.reservation_id = reservation_id
+        self.launch_index = launch_index
+        self.scheduler_hints = dict(scheduler_hints)
+        self.requested_host = requested_host
+        self.requested_node = requested_node
+        self.access_ip_v4 = access_ip_v4
+        self.access_ip_v6 = access_ip_v6
+        self.config_drive = config_drive
+        self.trusted_image_certificates = trusted_image_certificates
+        self.image_properties = dict(image_properties)
+
+    # --- what its owner may change --------------------------------------------
+    def update(
+        self,
+        *,
+        name: str,
+        description: str | None,
+        hostname: str,
+        access_ip_v4: str | None,
+        access_ip_v6: str | None,
+        request_id: str,
+        user_id: str,
+    ) -> None:
+        """PUT /servers/{id}; the event carries every editable field, changed or not."""
+        self._updated(
+            name=name,
+            description=description,
+            hostname=hostname,
+            access_ip_v4=access_ip_v4,
+            access_ip_v6=access_ip_v6,
+            request_id=request_id,
+            user_id=user_id,
+        )
+
+    @event("Updated")
+    def _updated(
+        self,
+        name: str,
+        description: str | None,
+        hostname: str,
+        access_ip_v4: str | None,
+        access_ip_v6: str | None,
+        request_id: str,
+        user_id: str,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.hostname = hostname
+        self.access_ip_v4 = access_ip_v4
+        self.access_ip_v6 = access_ip_v6
+
+    def check_editable(self, action: str) -> None:
+        """Refuse (409) a metadata or tag change while the server is not settled."""
+        if self.vm_state not in EDITABLE_VM_STATES:
+            raise InvalidState(f"Cannot '{action}' instance {self.id} while it is in vm_state {self.vm_state}")
+
+    def replace_metadata(self, metadata: dict[str, str], *, action: str, request_id: str, user_id: str) -> None:
+        """`action` names the API call in the refusal, as Nova does ('update metadata', 'delete metadata')."""
+        self.check_editable(action)
+        self._metadata_replaced(metadata=dict(metadata), request_id=request_id, user_id=user_id)
+
+    @event("MetadataReplaced")
+    def _metadata_replaced(self, metadata: dict[str, str], request_id: str, user_id: str) -> None:
+        self.metadata = dict(metadata)
+
+    def replace_tags(self, tags: list[str], *, action: str, request_id: str, user_id: str) -> None:
+        """At most MAX_TAGS distinct tags; `action` as in replace_metadata ('update tags'...)."""
+        self.check_editable(action)
+        distinct = list(dict.fromkeys(tags))
+        if len(distinct) > MAX_TAGS:
+            raise InvalidReference(f"The number of tags exceeded the per-server limit {MAX_TAGS}")
+        self._tags_replaced(tags=distinct, request_id=request_id, user_id=user_id)
+
+    @event("TagsReplaced")
+    def _tags_replaced(self, tags: list[str], request_id: str, user_id: str) -> None:
+        self.tags = list(tags)
 
     # --- scheduling -------------------------------------------------------
     def schedule(self, host: str) -> None:

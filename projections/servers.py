@@ -1,10 +1,14 @@
-"""The servers view: one row per server, as GET /servers/{id} shows it."""
+"""The servers view: one row per server, as GET /servers/{id} shows it, and one
+row per server tag, so listings filter by tag in SQL."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 from chronova.messages import EventMessage
+from domain.server import default_hostname
 from projections.views import Statement
 
 DDL = (
@@ -18,11 +22,25 @@ DDL = (
         power_state INTEGER NOT NULL,
         host TEXT,
         flavor TEXT NOT NULL,
+        flavor_id TEXT NOT NULL,
         image_id TEXT NOT NULL,
+        image_properties TEXT NOT NULL,
         metadata TEXT NOT NULL,
         description TEXT,
         availability_zone TEXT,
         key_name TEXT,
+        user_data TEXT,
+        hostname TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        reservation_id TEXT,
+        launch_index INTEGER NOT NULL,
+        scheduler_hints TEXT NOT NULL,
+        access_ip_v4 TEXT,
+        access_ip_v6 TEXT,
+        config_drive INTEGER NOT NULL,
+        trusted_image_certificates TEXT,
+        locked_by TEXT,
+        locked_reason TEXT,
         fault TEXT,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
@@ -32,22 +50,87 @@ DDL = (
     )""",
     "CREATE INDEX IF NOT EXISTS servers_by_created ON servers (created_at, id)",
     "CREATE INDEX IF NOT EXISTS servers_by_project ON servers (project_id, created_at, id)",
+    """CREATE TABLE IF NOT EXISTS server_tags (
+        server_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (server_id, tag)
+    )""",
+    "CREATE INDEX IF NOT EXISTS server_tags_by_tag ON server_tags (tag, server_id)",
 )
 
+_INSERT = """INSERT INTO servers (id, project_id, user_id, name, vm_state, task_state, power_state, flavor, flavor_id,
+        image_id, image_properties, metadata, description, availability_zone, key_name, user_data, hostname, tags,
+        launch_index, scheduler_hints, config_drive, created_at, updated_at, version)
+    VALUES (%(id)s, %(project_id)s, %(user_id)s, %(name)s, 'building', 'scheduling', 0, %(flavor)s, %(flavor_id)s,
+        %(image_id)s, '{}', %(metadata)s, %(description)s, %(availability_zone)s, %(key_name)s, %(user_data)s,
+        %(hostname)s, '[]', 0, '{}', 0, %(ts)s, %(ts)s, %(version)s)
+    ON CONFLICT (id) DO NOTHING"""
 _UPDATE = "UPDATE servers SET {columns}, updated_at = %(ts)s, version = %(version)s WHERE id = %(id)s"
 
 
-def _update(message: EventMessage, **columns: object) -> list[Statement]:
+def view_time(iso: str) -> str:
+    """One fixed-width UTC form (microseconds, +00:00) for every stored time, so text order is time order."""
+    return datetime.fromisoformat(iso).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _update(message: EventMessage, **columns: object) -> Statement:
     assignments = ", ".join(f"{name} = %({name})s" for name in columns)
-    params = {**columns, "ts": message.timestamp, "version": message.version, "id": message.aggregate_id}
-    return [Statement(_UPDATE.format(columns=assignments), params)]
+    params = {**columns, "ts": view_time(message.timestamp), "version": message.version, "id": message.aggregate_id}
+    return Statement(_UPDATE.format(columns=assignments), params)
 
 
 def _fault(message: EventMessage) -> str:
     data = message.data
-    return json.dumps(
-        {"code": 500, "message": data["message"], "details": data["details"], "created": message.timestamp}
+    created = view_time(message.timestamp)
+    return json.dumps({"code": 500, "message": data["message"], "details": data["details"], "created": created})
+
+
+def _tag_rows(server_id: str, tags: list[str]) -> list[Statement]:
+    """The server's tags become exactly `tags` (a replay writes the same rows again)."""
+    statements = [Statement("DELETE FROM server_tags WHERE server_id = %(id)s", {"id": server_id})]
+    statements += [
+        Statement("INSERT INTO server_tags (server_id, tag) VALUES (%(id)s, %(tag)s)", {"id": server_id, "tag": tag})
+        for tag in dict.fromkeys(tags)
+    ]
+    return statements
+
+
+def _created(message: EventMessage) -> Statement:
+    data = message.data
+    params: dict[str, Any] = {
+        name: data[name]
+        for name in ("project_id", "user_id", "name", "image_id", "description", "availability_zone", "key_name")
+    }
+    params |= {
+        "id": message.aggregate_id,
+        "flavor": json.dumps(data["flavor"]),
+        "flavor_id": data["flavor"]["id"],
+        "metadata": json.dumps(data["metadata"]),
+        "user_data": data["user_data"],
+        "hostname": default_hostname(data["name"]) or f"Server-{message.aggregate_id}",
+        "ts": view_time(message.timestamp),
+        "version": message.version,
+    }
+    return Statement(_INSERT, params)
+
+
+def _boot_options(message: EventMessage) -> list[Statement]:
+    data = message.data
+    certificates = data["trusted_image_certificates"]
+    row = _update(
+        message,
+        hostname=data["hostname"],
+        tags=json.dumps(data["tags"]),
+        reservation_id=data["reservation_id"],
+        launch_index=data["launch_index"],
+        scheduler_hints=json.dumps(data["scheduler_hints"]),
+        access_ip_v4=data["access_ip_v4"],
+        access_ip_v6=data["access_ip_v6"],
+        config_drive=int(data["config_drive"]),
+        trusted_image_certificates=json.dumps(certificates) if certificates is not None else None,
+        image_properties=json.dumps(data["image_properties"]),
     )
+    return [row, *_tag_rows(message.aggregate_id, data["tags"])]
 
 
 class ServersProjection:
@@ -56,60 +139,43 @@ class ServersProjection:
     event_types = frozenset(
         {
             "Server.Created",
+            "Server.BootOptionsRecorded",
             "Server.Scheduled",
             "Server.SchedulingFailed",
             "Server.Spawned",
             "Server.SpawnFailed",
             "Server.DeletionStarted",
             "Server.Deleted",
+            "Server.Updated",
+            "Server.MetadataReplaced",
+            "Server.TagsReplaced",
         }
     )
 
     def statements(self, message: EventMessage) -> list[Statement]:
         data = message.data
+        ts = view_time(message.timestamp)
         match message.event_type:
             case "Server.Created":
-                return [
-                    Statement(
-                        """INSERT INTO servers (id, project_id, user_id, name, vm_state, task_state, power_state,
-                               flavor, image_id, metadata, description, availability_zone, key_name,
-                               created_at, updated_at, version)
-                           VALUES (%(id)s, %(project_id)s, %(user_id)s, %(name)s, 'building', 'scheduling', 0,
-                               %(flavor)s, %(image_id)s, %(metadata)s, %(description)s, %(availability_zone)s,
-                               %(key_name)s, %(ts)s, %(ts)s, %(version)s)
-                           ON CONFLICT (id) DO NOTHING""",
-                        {
-                            "id": message.aggregate_id,
-                            "project_id": data["project_id"],
-                            "user_id": data["user_id"],
-                            "name": data["name"],
-                            "flavor": json.dumps(data["flavor"]),
-                            "image_id": data["image_id"],
-                            "metadata": json.dumps(data["metadata"]),
-                            "description": data["description"],
-                            "availability_zone": data["availability_zone"],
-                            "key_name": data["key_name"],
-                            "ts": message.timestamp,
-                            "version": message.version,
-                        },
-                    )
-                ]
+                return [_created(message)]
+            case "Server.BootOptionsRecorded":
+                return _boot_options(message)
             case "Server.Scheduled":
-                return _update(message, host=data["host"], task_state="spawning")
+                return [_update(message, host=data["host"], task_state="spawning")]
             case "Server.SchedulingFailed" | "Server.SpawnFailed":
-                return _update(message, vm_state="error", task_state=None, fault=_fault(message))
+                return [_update(message, vm_state="error", task_state=None, fault=_fault(message))]
             case "Server.Spawned":
-                return _update(
-                    message,
-                    vm_state="active",
-                    task_state=None,
-                    power_state=data["power_state"],
-                    launched_at=message.timestamp,
-                )
+                power_state = data["power_state"]
+                return [_update(message, vm_state="active", task_state=None, power_state=power_state, launched_at=ts)]
             case "Server.DeletionStarted":
-                return _update(message, task_state="deleting")
+                return [_update(message, task_state="deleting")]
             case "Server.Deleted":
-                return _update(
-                    message, vm_state="deleted", task_state=None, power_state=0, terminated_at=message.timestamp
-                )
+                return [_update(message, vm_state="deleted", task_state=None, power_state=0, terminated_at=ts)]
+            case "Server.Updated":
+                names = ("name", "description", "hostname", "access_ip_v4", "access_ip_v6")
+                return [_update(message, **{name: data[name] for name in names})]
+            case "Server.MetadataReplaced":
+                return [_update(message, metadata=json.dumps(data["metadata"]))]
+            case "Server.TagsReplaced":
+                return [_update(message, tags=json.dumps(data["tags"])), *_tag_rows(message.aggregate_id, data["tags"])]
         return []

@@ -116,3 +116,17 @@ def next_links(req: falcon.Request, path: str, items: list[dict[str, Any]], page
 
 def _pairs(req: falcon.Request) -> list[tuple[str, str]]:
     return [(key, value) for key in req.params for value in all_values(req, key)]
+
+
+def only_known(req: falcon.Request, known: frozenset[str]) -> None:
+    """Nova's strict query schemas (per API, from some microversion) refuse unknown names."""
+    unknown = sorted(name for name in req.params if name not in known)
+    if unknown:
+        quoted = ", ".join(repr(name) for name in unknown)
+        verb = "was" if len(unknown) == 1 else "were"
+        raise falcon.HTTPBadRequest(description=f"Additional properties are not allowed ({quoted} {verb} unexpected)")
+
+
+def invalid(name: str, value: Any, reason: str) -> falcon.HTTPBadRequest:
+    """A query parameter refused by Nova's query schema, in its words."""
+    return falcon.HTTPBadRequest(description=f"Invalid input for query parameters {name}. Value: {value}. {reason}")

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from falcon.testing import TestClient
 
+import chronova.servers
 from chronova.cloud import Cloud
 from chronova.web import MAX_BODY_BYTES
 from domain.states import VmState
-from tests.unit.conftest import DEMO, LATEST, OTHER
+from tests.unit.conftest import DEMO, LATEST, OTHER, token_headers
 
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -78,6 +79,8 @@ def test_create_server_keeps_what_was_asked(client: TestClient, cloud: Cloud, im
         "security_groups": [{"name": "default"}],
         "config_drive": True,
     }
+    keypair = client.simulate_post("/v2.1/os-keypairs", json={"keypair": {"name": "mykey"}}, headers=DEMO)
+    assert keypair.status_code == 200, keypair.text
 
     result = post_server(client, server, headers=DEMO, **{"os:scheduler_hints": {"same_host": []}})
 
@@ -117,7 +120,8 @@ def test_project_in_the_url_owns_the_server_and_shapes_the_links(
 ) -> None:
     server = {"name": "vm1", "imageRef": image_id, "flavorRef": flavor_id, "networks": "none"}
 
-    result = client.simulate_post("/v2.1/tenant42/servers", json={"server": server}, headers=LATEST)
+    tenant42 = token_headers("carol", "tenant42", "member")
+    result = client.simulate_post("/v2.1/tenant42/servers", json={"server": server}, headers={**LATEST, **tenant42})
 
     assert result.status_code == 202
     server_id = result.json["server"]["id"]
@@ -157,10 +161,6 @@ TOO_LONG = "x" * 256
             {"metadata": {"a/b": "v"}},
             'Invalid input for field/attribute metadata. Value: "a/b". Keys must be 1 to 255 of [a-zA-Z0-9-_:. ].',
         ),
-        (
-            {"metadata": {f"k{i}": "v" for i in range(129)}},
-            'Invalid input for field/attribute metadata. Value: {"k0": "v"',
-        ),
         ({"metadata": ["k"]}, 'Invalid input for field/attribute metadata. Value: ["k"]. Not a valid mapping type.'),
         (
             {"user_data": "not base64!"},
@@ -179,10 +179,7 @@ TOO_LONG = "x" * 256
             {"max_count": "two"},
             'Invalid input for field/attribute max_count. Value: "two". Must be an integer or a string of digits.',
         ),
-        (
-            {"max_count": 2},
-            "Creating more than one server per request is not supported: min_count and max_count must be 1.",
-        ),
+        ({"min_count": 3, "max_count": 2}, "min_count must be <= max_count"),
         (
             {"max_count": 10**12},
             "Invalid input for field/attribute max_count. Value: 1000000000000. Must be greater than or equal to 1",
@@ -573,7 +570,7 @@ def test_only_admins_create_flavors(client: TestClient, cloud: Cloud) -> None:
         "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed.",
     )
     assert cloud.recorder.max_notification_id() == before
-    assert post_flavor(client, FLAVOR, headers={**DEMO, "X-Roles": "member, admin"}).status_code == 200
+    assert post_flavor(client, FLAVOR, headers=token_headers("alice", "demo", "member", "admin")).status_code == 200
 
 
 def test_duplicate_flavor_name_or_id_conflicts(client: TestClient) -> None:
@@ -606,7 +603,7 @@ def test_an_unexpected_failure_is_a_500_without_internals(
     def broken(*args: Any) -> None:
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr(cloud, "create_server", broken)
+    monkeypatch.setattr(chronova.servers, "create_servers", broken)
     server = {"name": "vm1", "imageRef": image_id, "flavorRef": flavor_id, "networks": "none"}
 
     result = post_server(client, server)

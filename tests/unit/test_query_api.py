@@ -126,6 +126,7 @@ def test_server_show_at_2_100_for_its_project(
     assert body["image"] == {
         "id": image_id,
         "links": [{"rel": "bookmark", "href": f"http://falconframework.org/images/{image_id}"}],
+        "properties": {},
     }
     assert body["flavor"] == {
         "vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0, "original_name": "m1.tiny", "extra_specs": {},

@@ -1,0 +1,176 @@
+"""The instance actions view (os-instance-actions): one action per request that
+changed a server the way Nova records one, and the steps ("events") it took.
+
+Requests record their own request_id and user_id on the events they cause.
+The scheduler's and the conductor's events (Scheduled, Spawned...) carry
+none: they belong to the server's create action, and Deleted to its latest
+delete action, so they are matched by server id. This view reads only its own
+tables, so it can be rebuilt alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronova.messages import EventMessage
+from projections.servers import view_time
+from projections.views import Statement
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS instance_actions (
+        server_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        project_id TEXT,
+        user_id TEXT,
+        start_time TEXT NOT NULL,
+        updated_at TEXT,
+        message TEXT,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (server_id, request_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS instance_actions_by_start ON instance_actions (server_id, start_time, seq)",
+    """CREATE TABLE IF NOT EXISTS instance_action_events (
+        server_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        start_time TEXT NOT NULL,
+        finish_time TEXT,
+        result TEXT,
+        host TEXT,
+        details TEXT,
+        traceback TEXT,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (server_id, request_id, event)
+    )""",
+)
+
+# Nova's event names for the steps of a boot and of a delete.
+SCHEDULE = "conductor_schedule_and_build_instances"
+BUILD = "compute__do_build_and_run_instance"
+TERMINATE = "compute_terminate_instance"
+
+_CREATE_ACTION = "(SELECT request_id FROM instance_actions WHERE server_id = %(id)s AND action = 'create')"
+_LATEST_DELETE = """(SELECT request_id FROM instance_actions WHERE server_id = %(id)s AND action = 'delete'
+    ORDER BY seq DESC LIMIT 1)"""
+
+
+def _start_action(message: EventMessage, action: str, project_id: str | None) -> Statement:
+    return Statement(
+        """INSERT INTO instance_actions (server_id, request_id, action, project_id, user_id, start_time, updated_at,
+                message, seq)
+            VALUES (%(id)s, %(request_id)s, %(action)s, %(project_id)s, %(user_id)s, %(ts)s, %(ts)s, NULL, %(seq)s)
+            ON CONFLICT (server_id, request_id) DO NOTHING""",
+        {
+            "id": message.aggregate_id,
+            "request_id": message.data["request_id"],
+            "action": action,
+            "project_id": project_id,
+            "user_id": message.data["user_id"],
+            "ts": view_time(message.timestamp),
+            "seq": message.notification_id,
+        },
+    )
+
+
+def _start_event(message: EventMessage, action: str, event: str, host: str | None, started: str) -> list[Statement]:
+    """An event of the action `action` (a subquery), started at `started` (its start_time, or %(ts)s)."""
+    params = {"id": message.aggregate_id, "event": event, "host": host, "seq": message.notification_id}
+    params["ts"] = view_time(message.timestamp)
+    insert = Statement(
+        f"""INSERT INTO instance_action_events (server_id, request_id, event, start_time, host, seq)
+            SELECT server_id, request_id, CAST(%(event)s AS TEXT), {started}, CAST(%(host)s AS TEXT),
+                CAST(%(seq)s AS BIGINT) FROM instance_actions
+            WHERE server_id = %(id)s AND request_id = {action}
+            ON CONFLICT (server_id, request_id, event) DO NOTHING""",
+        params,
+    )
+    return [insert, _touch(action, params)]
+
+
+def _finish_event(message: EventMessage, action: str, event: str, error: tuple[str, str] | None) -> list[Statement]:
+    """Finish an event of `action`; `error` is (details, traceback) for a failed step."""
+    details, traceback = error or (None, None)
+    params: dict[str, Any] = {
+        "id": message.aggregate_id,
+        "event": event,
+        "ts": view_time(message.timestamp),
+        "result": "Error" if error else "Success",
+        "details": details,
+        "traceback": traceback,
+    }
+    finish = Statement(
+        f"""UPDATE instance_action_events
+            SET finish_time = %(ts)s, result = %(result)s, details = %(details)s, traceback = %(traceback)s
+            WHERE server_id = %(id)s AND request_id = {action} AND event = %(event)s""",
+        params,
+    )
+    statements = [finish, _touch(action, params)]
+    if error:
+        statements.append(
+            Statement(
+                f"UPDATE instance_actions SET message = 'Error' WHERE server_id = %(id)s AND request_id = {action}",
+                params,
+            )
+        )
+    return statements
+
+
+def _touch(action: str, params: dict[str, Any]) -> Statement:
+    """An action's updated_at is the time of its latest event start or finish, as in Nova."""
+    return Statement(
+        f"UPDATE instance_actions SET updated_at = %(ts)s WHERE server_id = %(id)s AND request_id = {action}", params
+    )
+
+
+class InstanceActionsProjection:
+    name = "instance_actions"
+    ddl = DDL
+    event_types = frozenset(
+        {
+            "Server.Created",
+            "Server.Scheduled",
+            "Server.SchedulingFailed",
+            "Server.Spawned",
+            "Server.SpawnFailed",
+            "Server.DeletionStarted",
+            "Server.Deleted",
+        }
+    )
+
+    def statements(self, message: EventMessage) -> list[Statement]:
+        data = message.data
+        match message.event_type:
+            case "Server.Created":
+                return [_start_action(message, "create", data["project_id"])]
+            case "Server.Scheduled":
+                return [
+                    *_start_event(message, _CREATE_ACTION, SCHEDULE, None, "start_time"),
+                    *_finish_event(message, _CREATE_ACTION, SCHEDULE, None),
+                    *_start_event(message, _CREATE_ACTION, BUILD, data["host"], "CAST(%(ts)s AS TEXT)"),
+                ]
+            case "Server.SchedulingFailed":
+                return [
+                    *_start_event(message, _CREATE_ACTION, SCHEDULE, None, "start_time"),
+                    *_finish_event(message, _CREATE_ACTION, SCHEDULE, (data["message"], data["details"])),
+                ]
+            case "Server.Spawned":
+                return _finish_event(message, _CREATE_ACTION, BUILD, None)
+            case "Server.SpawnFailed":
+                return _finish_event(message, _CREATE_ACTION, BUILD, (data["message"], data["details"]))
+            case "Server.DeletionStarted":
+                project = Statement(
+                    """UPDATE instance_actions SET project_id = (SELECT project_id FROM instance_actions
+                            WHERE server_id = %(id)s AND action = 'create')
+                        WHERE server_id = %(id)s AND request_id = %(request_id)s""",
+                    {"id": message.aggregate_id, "request_id": data["request_id"]},
+                )
+                statements = [_start_action(message, "delete", None), project]
+                if data["host"] is not None:
+                    statements += _start_event(message, _LATEST_DELETE, TERMINATE, data["host"], "CAST(%(ts)s AS TEXT)")
+                return statements
+            case "Server.Deleted":
+                if data["host"] is None:
+                    return []
+                return _finish_event(message, _LATEST_DELETE, TERMINATE, None)
+        return []
