@@ -28,6 +28,13 @@ ALL_TOPICS = (
     events_topic("Flavor"),
     events_topic("FlavorNameReservation"),
     events_topic("Image"),
+    events_topic("User"),
+    events_topic("Project"),
+    events_topic("Keypair"),
+    events_topic("QuotaSet"),
+    events_topic("HostAggregate"),
+    events_topic("HostAggregateRegistry"),
+    events_topic("ServerGroup"),
     REPORTS_TOPIC,
     DEAD_LETTER_TOPIC,
 )

@@ -16,7 +16,14 @@ from chronova.cloud import Cloud
 from chronova.follower import LogFollower
 from chronova.messages import EventMessage
 from projections.flavors import FlavorsProjection
+from projections.host_aggregates import HostAggregatesProjection
 from projections.hypervisors import HypervisorsProjection
+from projections.identity import IdentityProjection
+from projections.images import ImagesProjection
+from projections.instance_actions import InstanceActionsProjection
+from projections.keypairs import KeypairsProjection
+from projections.quotas import QuotasProjection
+from projections.server_groups import ServerGroupsProjection
 from projections.servers import ServersProjection
 from projections.views import Statement, ViewStore
 
@@ -31,7 +38,18 @@ class Projection(Protocol):
     def statements(self, message: EventMessage) -> list[Statement]: ...
 
 
-ALL_PROJECTIONS: tuple[Projection, ...] = (ServersProjection(), HypervisorsProjection(), FlavorsProjection())
+ALL_PROJECTIONS: tuple[Projection, ...] = (
+    ServersProjection(),
+    InstanceActionsProjection(),
+    HypervisorsProjection(),
+    FlavorsProjection(),
+    IdentityProjection(),
+    ImagesProjection(),
+    KeypairsProjection(),
+    QuotasProjection(),
+    HostAggregatesProjection(),
+    ServerGroupsProjection(),
+)
 ALL_DDL = tuple(statement for projection in ALL_PROJECTIONS for statement in projection.ddl)
 
 
