@@ -23,6 +23,9 @@ lint: $(INSTALLED)
 bench: test-debs $(INSTALLED) postgres
 	$(PY) bench/boot.py
 
+bench-api: run-debs $(INSTALLED) postgres
+	$(PY) bench/api.py
+
 run-debs:
 	@$(call install_debs,$(RUN_DEBS))
 
