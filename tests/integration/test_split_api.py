@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from domain.identity import project_aggregate_id
 from tests.conftest import Cluster, free_port, wait_for
 from tests.integration.helpers import Endpoint, create_server, get_server
 
@@ -29,6 +30,12 @@ def test_a_write_on_the_command_process_is_readable_at_once_on_the_query_process
         wait_for(lambda: _answers(reads), what="the query API")
         wait_for(lambda: _answers(cluster.api_url, method="POST"), what="the command API")
 
+        unlimited = {"quota_set": {"instances": -1, "cores": -1, "ram": -1}}
+        admin_project = project_aggregate_id("admin").hex
+        raised = requests.put(
+            f"{cluster.api_url}/v2.1/os-quota-sets/{admin_project}", json=unlimited, headers=cluster.headers, timeout=5
+        )
+        assert raised.status_code == 200, raised.text
         for n in range(20):
             server = create_server(cluster, f"split-{n}")
             response = get_server(Endpoint(reads, cluster.headers), server["id"])
