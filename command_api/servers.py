@@ -43,7 +43,8 @@ class ServersResource:
         self._views = views
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        command, return_reservation_id = create_server_command(web.read_json_body(req), req.context.api_version)
+        body = web.read_json_body(req)
+        command, return_reservation_id = create_server_command(body, req.context.api_version)
         if command.forced_host or command.forced_node:
             web.require_admin(req, "os_compute_api:servers:create:forced_host")
         command = quotas.check_create_server_command(self._cloud, self._views, command, req.context.caller)
@@ -59,7 +60,8 @@ class ServersResource:
                 "id": server_id,
                 "links": web.links(req, "servers", server_id),
                 "OS-DCF:diskConfig": "MANUAL",
-                "security_groups": [{"name": "default"}],
+                # Nova echoes the groups the request named, else the default group.
+                "security_groups": body["server"].get("security_groups", [{"name": "default"}]),
                 # Returned once and never recorded: a secret has no place in an event
                 # that is kept forever and published to every consumer.
                 "adminPass": command.admin_password or secrets.token_urlsafe(9),

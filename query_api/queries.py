@@ -16,7 +16,10 @@ from domain.states import server_status
 from projections.views import ViewStore
 from query_api.params import Page
 
-_SERVERS = """SELECT s.*, h.state AS host_state, h.status AS host_service_status{keys}
+# `host_zone`: the zone of the server's host (Nova's rules keep a host in one zone at most).
+_SERVERS = """SELECT s.*, h.state AS host_state, h.status AS host_service_status,
+    (SELECT MIN(a.availability_zone) FROM host_aggregate_hosts m JOIN host_aggregates a ON a.id = m.aggregate_id
+     WHERE m.host = s.host AND a.availability_zone IS NOT NULL) AS host_zone{keys}
     FROM servers s LEFT JOIN hypervisors h ON h.hostname = s.host"""
 _SCAN_SIZE = 100
 # Sort keys Nova accepts, as SQL that sorts NULL first on both databases; None: accepted, sorts nothing.

@@ -15,6 +15,7 @@ from typing import Any
 import falcon
 
 from chronova import web
+from domain.aggregate import DEFAULT_ZONE
 from domain.placement import DISK_GB, MEMORY_MB, VCPU
 from domain.states import server_status
 
@@ -106,7 +107,7 @@ def server_detail(
         "key_name": server["key_name"],
         "config_drive": "True" if server["config_drive"] else "",
         "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": server["availability_zone"] or "nova",
+        "OS-EXT-AZ:availability_zone": _availability_zone(server),
         "OS-EXT-STS:vm_state": server["vm_state"],
         "OS-EXT-STS:task_state": server["task_state"],
         "OS-EXT-STS:power_state": server["power_state"],
@@ -175,6 +176,14 @@ def _versioned_server_fields(server: Row, version: Version, is_admin: bool, sing
     if version >= (2, 100):
         fields["scheduler_hints"] = json.loads(server["scheduler_hints"])
     return fields
+
+
+def _availability_zone(server: Row) -> str:
+    """Nova's: once a server has a host, that host's zone (the default zone when it is in none);
+    before, the zone the request asked for, or "" when it asked for none."""
+    if server["host"]:
+        return server.get("host_zone") or DEFAULT_ZONE
+    return server["availability_zone"] or ""
 
 
 def host_id(project_id: str, host: str | None) -> str:

@@ -132,7 +132,7 @@ def test_server_show_at_2_100_for_its_project(
         "vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0, "original_name": "m1.tiny", "extra_specs": {},
     }  # fmt: skip
     assert NOVA_TIME.match(body["created"]) and NOVA_TIME.match(body["updated"])
-    assert (body["hostId"], body["OS-EXT-AZ:availability_zone"], body["description"]) == ("", "nova", "primary")
+    assert (body["hostId"], body["OS-EXT-AZ:availability_zone"], body["description"]) == ("", "", "primary")
     assert (body["locked"], body["tags"], body["server_groups"], body["scheduler_hints"]) == (False, [], [], {})
     assert "fault" not in body
 
