@@ -147,6 +147,15 @@ class BodyLimitMiddleware:
             raise falcon.HTTPContentTooLarge(description="Request is too large.")
 
 
+class StorableTextMiddleware:
+    """Refuses a path or query string holding text no database takes (NUL, unpaired surrogates),
+    as read_json_body does for bodies: PostgreSQL would fail the lookup or the write with a 500."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not (_storable(req.path) and _storable(req.params)):
+            raise falcon.HTTPBadRequest(description="Invalid input: text may not contain NUL or unpaired surrogates.")
+
+
 class AuthMiddleware:
     """Every request but the version documents needs a valid token; it becomes `req.context.caller`."""
 
@@ -250,6 +259,7 @@ def create_nova_app(settings: Settings) -> falcon.App:
             MicroversionMiddleware(),
             ProjectPathMiddleware(),
             BodyLimitMiddleware(),
+            StorableTextMiddleware(),
             AuthMiddleware(authenticator_for(settings), frozenset({"", API_PREFIX, "/openapi.json"})),
         ]
     )

@@ -76,11 +76,13 @@ def name_pattern(raw: str) -> re.Pattern[str]:
         raise falcon.HTTPBadRequest(description=f"Invalid name filter: longer than {MAX_PATTERN_LENGTH} characters.")
     try:
         parsed = sre_parse.parse(raw)
-    except re.error as e:
+        if _nested_repeat(parsed, inside_repeat=False):
+            raise falcon.HTTPBadRequest(description="Invalid name filter: repetition of a repeat or an alternation.")
+        return re.compile(raw)
+    # The parser refuses a repeat count past its limit (a{99999999999}) with OverflowError, and
+    # some patterns (a variable-width look-behind) only when compiled.
+    except (re.error, OverflowError) as e:
         raise falcon.HTTPBadRequest(description=f"Invalid regular expression in the name filter: {e}") from None
-    if _nested_repeat(parsed, inside_repeat=False):
-        raise falcon.HTTPBadRequest(description="Invalid name filter: repetition of a repeat or an alternation.")
-    return re.compile(raw)
 
 
 def _nested_repeat(pattern: Any, inside_repeat: bool) -> bool:

@@ -424,7 +424,14 @@ def _render_error(req: falcon.Request, resp: falcon.Response, ex: Exception, par
 
 def create_app(cloud: Cloud, views: ViewStore, settings: Settings) -> falcon.App:
     signer = TokenSigner(token_key(settings.cloud_secret()))
-    app = falcon.App(middleware=[web.RequestIdMiddleware(), web.BodyLimitMiddleware(), TokenMiddleware(signer)])
+    app = falcon.App(
+        middleware=[
+            web.RequestIdMiddleware(),
+            web.BodyLimitMiddleware(),
+            web.StorableTextMiddleware(),
+            TokenMiddleware(signer),
+        ]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler((Exception, falcon.HTTPError), _render_error)
     parts = (cloud, views, signer)

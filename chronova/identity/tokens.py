@@ -99,7 +99,8 @@ class TokenSigner:
         return f"{TOKEN_PREFIX}.{payload}.{self._sign(payload)}", claims
 
     def verify(self, token: str, now: datetime | None = None) -> TokenClaims:
-        prefix, _, rest = token.partition(".")
+        # Tokens we issue are ASCII; compare_digest refuses other text with a TypeError, not a mismatch.
+        prefix, _, rest = token.partition(".") if token.isascii() else ("", "", "")
         payload, _, signature = rest.partition(".")
         if prefix != TOKEN_PREFIX or not payload or not hmac.compare_digest(signature, self._sign(payload)):
             raise InvalidToken("The request you have made requires authentication.")

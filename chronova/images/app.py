@@ -146,6 +146,7 @@ def create_app(cloud: Cloud, views: ViewStore, settings: Settings) -> falcon.App
     app = falcon.App(
         middleware=[
             web.RequestIdMiddleware(),
+            web.StorableTextMiddleware(),
             web.AuthMiddleware(authenticator_for(settings), PUBLIC_PATHS),
         ]
     )

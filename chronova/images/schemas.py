@@ -48,6 +48,7 @@ PATCH_MEDIA_TYPES = {
 }
 _UUID = re.compile(r"^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$")
 _OPERATIONS = ("add", "remove", "replace")
+MAX_INTEGER = 2**31 - 1
 
 
 def _schema_error(reason: str) -> falcon.HTTPBadRequest:
@@ -126,6 +127,11 @@ def _load_attribute(name: str, value: Any) -> Any:
     if name in ("min_ram", "min_disk") and value < 0:
         raise falcon.HTTPBadRequest(
             description=f"Invalid value '{value}' for parameter '{name}': Cannot be a negative value"
+        )
+    if name in ("min_ram", "min_disk") and value > MAX_INTEGER:
+        # Glance's columns are 32-bit too; a larger value stored as an event could never be projected.
+        raise falcon.HTTPBadRequest(
+            description=f"Invalid value '{value}' for parameter '{name}': Must be at most {MAX_INTEGER}"
         )
     return value
 
