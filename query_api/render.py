@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import falcon
@@ -23,14 +24,32 @@ Version = tuple[int, int]
 Row = Mapping[str, Any]
 
 
+_UTC_SUFFIX = "+00:00"
+
+
 def nova_time(iso: str | None) -> str | None:
     """Nova's resource timestamps: UTC, whole seconds, a Z."""
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if iso else None
+    if not iso:
+        return None
+    if iso.endswith(_UTC_SUFFIX):  # what the projections store: sliced, not parsed (listings format thousands)
+        return f"{iso[:19]}Z"
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def usage_time(iso: str | None) -> str | None:
     """Nova's OS-SRV-USG timestamps: naive UTC with microseconds."""
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") if iso else None
+    if not iso:
+        return None
+    if iso.endswith(_UTC_SUFFIX) and len(iso) == 32:  # YYYY-MM-DDTHH:MM:SS.ffffff+00:00
+        return iso[:26]
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+@lru_cache(maxsize=4096)
+def decoded(text: str) -> Any:
+    """A JSON column's value. Rows repeat the same texts (one flavor, "{}", "[]") thousands of
+    times in a listing, so each is decoded once; callers only read what they get."""
+    return json.loads(text)
 
 
 # --- flavors --------------------------------------------------------------------------
@@ -94,10 +113,10 @@ def server_detail(
         "status": status,
         "tenant_id": server["project_id"],
         "user_id": server["user_id"],
-        "metadata": json.loads(server["metadata"]),
+        "metadata": decoded(server["metadata"]),
         "hostId": host_id(server["project_id"], server["host"]),
         "image": _embedded_image(req, server, version),
-        "flavor": _embedded_flavor(req, json.loads(server["flavor"]), version),
+        "flavor": _embedded_flavor(req, decoded(server["flavor"]), version),
         "created": nova_time(server["created_at"]),
         "updated": nova_time(server["updated_at"]),
         "addresses": {},
@@ -163,18 +182,18 @@ def _versioned_server_fields(server: Row, version: Version, is_admin: bool, sing
     if version >= (2, 19):
         fields["description"] = server["description"]
     if version >= (2, 26):
-        fields["tags"] = json.loads(server["tags"])
+        fields["tags"] = decoded(server["tags"])
     if version >= (2, 63):
         certificates = server["trusted_image_certificates"]
-        fields["trusted_image_certificates"] = json.loads(certificates) if certificates is not None else None
+        fields["trusted_image_certificates"] = decoded(certificates) if certificates is not None else None
     if version >= (2, 71) and single:
-        fields["server_groups"] = _server_groups(json.loads(server["scheduler_hints"]))
+        fields["server_groups"] = _server_groups(decoded(server["scheduler_hints"]))
     if version >= (2, 73):
         fields["locked_reason"] = server["locked_reason"]
     if version >= (2, 96):
         fields["pinned_availability_zone"] = server["availability_zone"]
     if version >= (2, 100):
-        fields["scheduler_hints"] = json.loads(server["scheduler_hints"])
+        fields["scheduler_hints"] = decoded(server["scheduler_hints"])
     return fields
 
 
@@ -197,7 +216,7 @@ def _embedded_image(req: falcon.Request, server: Row, version: Version) -> dict[
         "links": [{"rel": "bookmark", "href": web.bookmark_href(req, "images", server["image_id"])}],
     }
     if version >= (2, 98):
-        image["properties"] = json.loads(server["image_properties"])
+        image["properties"] = decoded(server["image_properties"])
     return image
 
 
