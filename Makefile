@@ -26,6 +26,9 @@ bench: test-debs $(INSTALLED) postgres
 bench-api: run-debs $(INSTALLED) postgres
 	$(PY) bench/api.py
 
+bench-scheduler: run-debs $(INSTALLED)
+	$(PY) bench/scheduler.py
+
 run-debs:
 	@$(call install_debs,$(RUN_DEBS))
 

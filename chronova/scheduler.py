@@ -2,7 +2,8 @@
 
 It keeps every Host aggregate in memory (HostIndex), and before deciding on
 a server created at notification N it catches up to N, so a host registered
-before the server is always seen.
+before the server is always seen. It decides with the index's capacity
+index, which does not visit every host, and updates it after each claim.
 The claim itself is saved with optimistic concurrency: when another
 scheduler got there first, the host is reloaded and the decision taken again.
 """
@@ -20,8 +21,8 @@ from chronova.host_index import HostIndex
 from chronova.messages import EventMessage
 from domain.errors import InsufficientCapacity, NotFound
 from domain.host import Host
-from domain.placement import flavor_resources
-from domain.scheduling import choose_hosts
+from domain.placement import Resources, flavor_resources
+from domain.scheduling import Decision
 from domain.server import Server
 from domain.states import TaskState, VmState
 
@@ -90,24 +91,16 @@ class Scheduler:
             return server.host
         flavor = server.flavor
         request = flavor_resources(flavor["vcpus"], flavor["ram"], flavor["disk"], flavor["ephemeral"], flavor["swap"])
-        tried: set[str] = set()
-        while True:
-            decision = choose_hosts(self.index.candidates(), request, exclude=frozenset(tried))
-            if not decision.ranked:
-                server.fail_scheduling(decision.explain())
-                self._pending[server.id] = server
-                log.info("server %s: no valid host (%s)", server.id, decision.explain())
-                return None
-            host = self.index.by_name(decision.ranked[0])
-            try:
-                host.claim(str(server_id), request)
-            except InsufficientCapacity:
-                tried.add(host.name)
-                continue
-            server.schedule(host.name)
-            self._pending[host.id] = host
+        host, decision = claim_best_host(self.index, str(server_id), request)
+        if host is None:
+            server.fail_scheduling(decision.explain())
             self._pending[server.id] = server
-            return host.name
+            log.info("server %s: no valid host (%s)", server.id, decision.explain())
+            return None
+        server.schedule(host.name)
+        self._pending[host.id] = host
+        self._pending[server.id] = server
+        return host.name
 
     def _save_pending(self) -> None:
         pending, self._pending = self._pending, {}
@@ -122,3 +115,22 @@ class Scheduler:
                 if isinstance(aggregate, Host):
                     self.index.forget(aggregate.id)
             raise
+
+
+def claim_best_host(index: HostIndex, server_id: str, request: Resources) -> tuple[Host | None, Decision]:
+    """Claim on the best host in memory (unsaved) and index the claim at once, so the
+    next decision sees it; a host refusing the claim is left out (RetryFilter) and the
+    decision taken again."""
+    tried: set[str] = set()
+    while True:
+        decision = index.capacity.choose(request, exclude=frozenset(tried))
+        if not decision.ranked:
+            return None, decision
+        host = index.by_name(decision.ranked[0])
+        try:
+            host.claim(server_id, request)
+        except InsufficientCapacity:
+            tried.add(host.name)
+            continue
+        index.track(host)
+        return host, decision
