@@ -10,15 +10,54 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import libvirt
 
-from agents.libvirt_driver import LibvirtHypervisor
+from agents.libvirt_driver import ConsoleNotAvailable, DomainStateError, LibvirtHypervisor
 from chronova.bus import Publisher, Record
 from chronova.messages import REPORTS_TOPIC, EventMessage, MalformedMessage
-from chronova.reports import Deleted, Heartbeat, Report, Spawned, SpawnFailed, encode_report
+from chronova.reports import (
+    MAX_REASON_CHARACTERS,
+    ActionCompleted,
+    ActionFailed,
+    ConsoleOutput,
+    ConsoleUnavailable,
+    Deleted,
+    Heartbeat,
+    Report,
+    Spawned,
+    SpawnFailed,
+    encode_report,
+)
+from domain.states import PowerState
 
 log = logging.getLogger(__name__)
+
+# What each host action (domain.host_actions) does to the server's domain.
+_ACTIONS: dict[str, Callable[[LibvirtHypervisor, str, dict[str, Any]], PowerState]] = {
+    "reboot": lambda hypervisor, server_id, args: hypervisor.reboot(server_id, hard=args.get("type") == "HARD"),
+    "stop": lambda hypervisor, server_id, args: hypervisor.power_off(server_id),
+    "start": lambda hypervisor, server_id, args: hypervisor.power_on(server_id),
+    "pause": lambda hypervisor, server_id, args: hypervisor.pause(server_id),
+    "unpause": lambda hypervisor, server_id, args: hypervisor.unpause(server_id),
+    "suspend": lambda hypervisor, server_id, args: hypervisor.suspend(server_id),
+    "resume": lambda hypervisor, server_id, args: hypervisor.resume(server_id),
+}
+# The API stops waiting for a console long before this; an older request (a restarted agent
+# reading its topic again) is not worth reading a console for.
+CONSOLE_REQUEST_MAX_AGE = 300.0
+
+
+def tail(text: str, length: int | None) -> str:
+    """The last `length` lines, as Nova's compute manager cuts them; None or -1: all of it."""
+    if length is None or length < 0:
+        return text
+    if length == 0:
+        return ""
+    return "\n".join(text.split("\n")[-length:])
 
 
 class ComputeAgent:
@@ -46,6 +85,47 @@ class ComputeAgent:
         elif message.event_type == "Server.DeletionStarted":
             hypervisor.destroy(message.aggregate_id)
             self._report(self._results, Deleted(host=hypervisor.host, server_id=message.aggregate_id))
+        elif message.event_type == "Server.ActionRequested":
+            self._act(hypervisor, message)
+        elif message.event_type == "ConsoleOutputRequest.Created":
+            self._read_console(hypervisor, message)
+
+    def _act(self, hypervisor: LibvirtHypervisor, message: EventMessage) -> None:
+        try:
+            action = str(message.data["action"])
+            request_id = str(message.data["request_id"])
+            args = dict(message.data["args"])
+            run = _ACTIONS[action]
+        except (KeyError, TypeError, ValueError) as e:
+            raise MalformedMessage(f"action request without a known action: {e!r}") from None
+        server_id = message.aggregate_id
+        host = hypervisor.host
+        try:
+            power_state = run(hypervisor, server_id, args)
+        except (libvirt.libvirtError, DomainStateError) as e:
+            log.warning("%s of %s on %s failed: %s", action, server_id, host, e)
+            reason, power_state = str(e)[:MAX_REASON_CHARACTERS], hypervisor.power_state(server_id)
+            self._report(self._results, ActionFailed(host, server_id, request_id, action, reason, int(power_state)))
+            return
+        self._report(self._results, ActionCompleted(host, server_id, request_id, action, int(power_state)))
+
+    def _read_console(self, hypervisor: LibvirtHypervisor, message: EventMessage) -> None:
+        try:
+            server_id = str(message.data["server_id"])
+            length = message.data["length"]
+            asked_at = datetime.fromisoformat(message.timestamp).timestamp()
+        except (KeyError, TypeError, ValueError) as e:
+            raise MalformedMessage(f"console request without a server: {e!r}") from None
+        if time.time() - asked_at > CONSOLE_REQUEST_MAX_AGE:
+            return
+        request_id, host = message.aggregate_id, hypervisor.host
+        try:
+            text = tail(hypervisor.console_output(server_id), length if isinstance(length, int) else None)
+        except (ConsoleNotAvailable, libvirt.libvirtError) as e:
+            reason = str(e)[:MAX_REASON_CHARACTERS]
+            self._report(self._results, ConsoleUnavailable(host=host, console_request_id=request_id, reason=reason))
+            return
+        self._report(self._results, ConsoleOutput(host=host, console_request_id=request_id, output=text))
 
     def _spawn(self, hypervisor: LibvirtHypervisor, message: EventMessage) -> None:
         try:

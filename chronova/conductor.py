@@ -20,7 +20,19 @@ from chronova.bus import Record
 from chronova.cloud import Cloud
 from chronova.host_keys import HostKeys
 from chronova.liveness import HostLiveness
-from chronova.reports import Deleted, Heartbeat, Report, Spawned, SpawnFailed, decode_report
+from chronova.reports import (
+    ActionCompleted,
+    ActionFailed,
+    ConsoleOutput,
+    ConsoleUnavailable,
+    Deleted,
+    Heartbeat,
+    Report,
+    Spawned,
+    SpawnFailed,
+    decode_report,
+)
+from domain.console import ConsoleOutputRequest
 from domain.errors import DomainError, NotFound
 from domain.host import Host, host_id
 
@@ -88,6 +100,9 @@ class Conductor:
         if isinstance(report, Heartbeat):
             self._heartbeat(report)
             return
+        if isinstance(report, (ConsoleOutput, ConsoleUnavailable)):
+            self._console(report)
+            return
         server_id = UUID(report.server_id)
         server = self._pending.get(server_id) or self._cloud.server(server_id)
         if isinstance(report, Spawned):
@@ -99,6 +114,23 @@ class Conductor:
         elif isinstance(report, Deleted):
             server.record_deleted(report.host)
             self._changed(server, self._released(report.host, report.server_id))
+        elif isinstance(report, ActionCompleted):
+            server.record_action_completed(report.host, report.request_id, report.action, report.power_state)
+            self._changed(server)
+        elif isinstance(report, ActionFailed):
+            reason, power_state = report.reason, report.power_state
+            server.record_action_failed(report.host, report.request_id, report.action, reason, power_state)
+            self._changed(server)
+
+    def _console(self, report: ConsoleOutput | ConsoleUnavailable) -> None:
+        request_id = UUID(report.console_request_id)
+        request = self._pending.get(request_id) or self._cloud.load(request_id, ConsoleOutputRequest)
+        assert isinstance(request, ConsoleOutputRequest)
+        if isinstance(report, ConsoleOutput):
+            request.record_output(report.host, report.output)
+        else:
+            request.record_unavailable(report.host, report.reason)
+        self._changed(request)
 
     def _changed(self, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:

@@ -40,6 +40,10 @@ class Settings:
     service_down_time: float = 60.0
     # How long a simulated guest takes to boot before the agent reports it ACTIVE.
     simulated_boot_seconds: float = 0.0
+    # How long os-getConsoleOutput waits for the server's host to report the console (then 409).
+    console_output_timeout: float = 10.0
+    # How long a server action's 202 waits for the servers view to show its task (Nova's clients poll at once).
+    action_view_timeout: float = 3.0
     api_host: str = "127.0.0.1"
     api_port: int = 8774
     # Where uploaded image files live; empty: `images` beside the embedded store, or ./data/images.
@@ -174,6 +178,8 @@ class Settings:
             heartbeat_interval=number("CHRONOVA_HEARTBEAT_INTERVAL", defaults.heartbeat_interval, float),
             service_down_time=number("CHRONOVA_SERVICE_DOWN_TIME", defaults.service_down_time, float),
             simulated_boot_seconds=number("CHRONOVA_SIMULATED_BOOT_SECONDS", defaults.simulated_boot_seconds, float),
+            console_output_timeout=number("CHRONOVA_CONSOLE_OUTPUT_TIMEOUT", defaults.console_output_timeout, float),
+            action_view_timeout=number("CHRONOVA_ACTION_VIEW_TIMEOUT", defaults.action_view_timeout, float),
             api_host=env.get("CHRONOVA_API_HOST", defaults.api_host),
             api_port=int(number("CHRONOVA_API_PORT", defaults.api_port, int)),
             image_dir=env.get("CHRONOVA_IMAGE_DIR", ""),

@@ -20,6 +20,7 @@ TOPIC_PREFIX = "chronova."
 REPORTS_TOPIC = "chronova.reports"
 DEAD_LETTER_TOPIC = "chronova.deadletter"
 SERVER_EVENTS_TOPIC = "chronova.server"
+CONSOLE_REQUESTS_TOPIC = "chronova.consoleoutputrequest"
 _ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 # Fields kept in the store only: the bus and every consumer see events without them.
 _SECRET_FIELDS = {"password_hash"}

@@ -7,6 +7,7 @@ the conductor even looks up the server it names.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,11 +15,17 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from chronova.host_keys import HostKeys, signature
 from chronova.messages import MalformedMessage
+from domain.host_actions import HOST_ACTION_NAMES
 from domain.placement import Inventory
 from domain.states import PowerState
 
 _HOST_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _RESOURCE_CLASS = validate.Regexp(r"^[A-Z0-9_]{1,255}$")
+_REQUEST_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,255}$")
+# What Nova keeps of a console (libvirt's MAX_CONSOLE_BYTES), and the characters it removes from one.
+MAX_CONSOLE_CHARACTERS = 100 * 1024
+MAX_REASON_CHARACTERS = 4096
+_CONSOLE_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,63 @@ class Deleted:
     type: str = "deleted"
 
 
-Report = Heartbeat | Spawned | SpawnFailed | Deleted
+@dataclass(frozen=True)
+class ActionCompleted:
+    """A host action (domain.host_actions) is done; `power_state` is the domain's afterwards."""
+
+    host: str
+    server_id: str
+    request_id: str
+    action: str
+    power_state: int
+    type: str = "action_completed"
+
+
+@dataclass(frozen=True)
+class ActionFailed:
+    host: str
+    server_id: str
+    request_id: str
+    action: str
+    reason: str
+    power_state: int
+    type: str = "action_failed"
+
+
+@dataclass(frozen=True)
+class ConsoleOutput:
+    """The answer to a ConsoleOutputRequest: the console's last lines, as asked."""
+
+    host: str
+    console_request_id: str
+    output: str
+    type: str = "console_output"
+
+
+@dataclass(frozen=True)
+class ConsoleUnavailable:
+    host: str
+    console_request_id: str
+    reason: str
+    type: str = "console_unavailable"
+
+
+Report = (
+    Heartbeat | Spawned | SpawnFailed | Deleted | ActionCompleted | ActionFailed | ConsoleOutput | ConsoleUnavailable
+)
+
+
+def console_text(text: str) -> str:
+    """Text as Nova shows console output, and as any database stores it: no control characters
+    but tab and newline (PostgreSQL refuses NUL), and no lone surrogates (JSON may carry them)."""
+    return _CONSOLE_CONTROL.sub("", text).encode("utf-8", "replace").decode("utf-8")
+
+
+class _StorableText(fields.String):
+    """Agent text that ends up in events and view rows (failure reasons, console output)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return console_text(super()._deserialize(value, attr, data, **kwargs))
 
 
 class _InventorySchema(Schema):
@@ -85,11 +148,41 @@ class _SpawnedSchema(_ServerReportSchema):
 
 class _SpawnFailedSchema(_ServerReportSchema):
     type = fields.Constant("spawn_failed")
-    reason = fields.String(required=True, validate=validate.Length(max=4096))
+    reason = _StorableText(required=True, validate=validate.Length(max=MAX_REASON_CHARACTERS))
 
 
 class _DeletedSchema(_ServerReportSchema):
     type = fields.Constant("deleted")
+
+
+class _ActionReportSchema(_ServerReportSchema):
+    request_id = fields.String(required=True, validate=_REQUEST_ID)
+    action = fields.String(required=True, validate=validate.OneOf(HOST_ACTION_NAMES))
+    power_state = fields.Integer(required=True, strict=True, validate=validate.OneOf([int(p) for p in PowerState]))
+
+
+class _ActionCompletedSchema(_ActionReportSchema):
+    type = fields.Constant("action_completed")
+
+
+class _ActionFailedSchema(_ActionReportSchema):
+    type = fields.Constant("action_failed")
+    reason = _StorableText(required=True, validate=validate.Length(max=MAX_REASON_CHARACTERS))
+
+
+class _ConsoleReportSchema(Schema):
+    host = fields.String(required=True, validate=_HOST_NAME)
+    console_request_id = fields.UUID(required=True)
+
+
+class _ConsoleOutputSchema(_ConsoleReportSchema):
+    type = fields.Constant("console_output")
+    output = _StorableText(required=True, validate=validate.Length(max=MAX_CONSOLE_CHARACTERS))
+
+
+class _ConsoleUnavailableSchema(_ConsoleReportSchema):
+    type = fields.Constant("console_unavailable")
+    reason = _StorableText(required=True, validate=validate.Length(max=MAX_REASON_CHARACTERS))
 
 
 _SCHEMAS: dict[str, tuple[Schema, type]] = {
@@ -97,6 +190,10 @@ _SCHEMAS: dict[str, tuple[Schema, type]] = {
     "spawned": (_SpawnedSchema(), Spawned),
     "spawn_failed": (_SpawnFailedSchema(), SpawnFailed),
     "deleted": (_DeletedSchema(), Deleted),
+    "action_completed": (_ActionCompletedSchema(), ActionCompleted),
+    "action_failed": (_ActionFailedSchema(), ActionFailed),
+    "console_output": (_ConsoleOutputSchema(), ConsoleOutput),
+    "console_unavailable": (_ConsoleUnavailableSchema(), ConsoleUnavailable),
 }
 
 
@@ -122,8 +219,9 @@ def decode_report(raw: bytes | None, keys: HostKeys, now: float) -> Report:
         loaded = schema.load(body)
     except ValidationError as e:
         raise MalformedMessage(f"invalid {body['type']} report: {e.messages}") from None
-    if "server_id" in loaded:
-        loaded["server_id"] = str(loaded["server_id"])
+    for key in ("server_id", "console_request_id"):
+        if key in loaded:
+            loaded[key] = str(loaded[key])
     if "inventories" in loaded:
         # Validate the capacity arithmetic will work before anything is recorded.
         for rc, inv in loaded["inventories"].items():

@@ -209,10 +209,12 @@ def delete_server(cloud: Cloud, server_id: UUID, ctx: RequestContext) -> None:
     """A server that never reached a host is deleted at once; otherwise its agent finishes.
 
     A delete racing the scheduler or the conductor is judged again on the
-    newer state: clients expect a delete to succeed, never a 409.
+    newer state: clients expect a delete to succeed, never a 409. The one
+    409 is Nova's: a member may not delete a locked server.
     """
     for attempt in range(_DELETE_ATTEMPTS):
         server = visible_server(cloud, server_id, ctx)
+        server.require_unlocked(ctx.is_admin)
         server.request_delete(request_id=ctx.request_id, user_id=ctx.user_id)
         if not server.needs_host_cleanup:
             server.record_deleted(host=None)
@@ -254,7 +256,7 @@ def delete_metadata_item(cloud: Cloud, views: ViewStore, server_id: UUID, key: s
 def _save_metadata(
     cloud: Cloud, views: ViewStore, server: Server, metadata: dict[str, str], action: str, ctx: RequestContext
 ) -> dict[str, str]:
-    server.check_editable(action)
+    server.check_metadata_editable(action, ctx.is_admin)
     limit = project_limits(views, server.project_id)["metadata_items"]
     if limit != UNLIMITED and len(metadata) > limit:
         raise QuotaExceeded(f"Maximum number of metadata items exceeds {limit}")

@@ -17,7 +17,13 @@ from chronova.bus.memory import MemoryBus
 from chronova.cloud import Cloud
 from chronova.config import Settings
 from chronova.follower import LogFollower
-from chronova.messages import DEAD_LETTER_TOPIC, REPORTS_TOPIC, SERVER_EVENTS_TOPIC, events_topic
+from chronova.messages import (
+    CONSOLE_REQUESTS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    REPORTS_TOPIC,
+    SERVER_EVENTS_TOPIC,
+    events_topic,
+)
 from chronova.relay import Relay
 
 Component = Callable[[threading.Event], None]
@@ -35,6 +41,7 @@ ALL_TOPICS = (
     events_topic("HostAggregate"),
     events_topic("HostAggregateRegistry"),
     events_topic("ServerGroup"),
+    CONSOLE_REQUESTS_TOPIC,
     REPORTS_TOPIC,
     DEAD_LETTER_TOPIC,
 )
@@ -158,7 +165,7 @@ def agent_components(settings: Settings, transport: Transport | None = None) -> 
         heartbeats=transport.publisher(f"chronova-{name}-heartbeats"),
         boot_seconds=settings.simulated_boot_seconds,
     )
-    consumer = transport.consumer([SERVER_EVENTS_TOPIC], f"chronova-{name}")
+    consumer = transport.consumer([SERVER_EVENTS_TOPIC, CONSOLE_REQUESTS_TOPIC], f"chronova-{name}")
     dead_letters = transport.publisher(f"chronova-{name}-deadletters")
     return [
         lambda stop: consume(consumer, agent.handle, dead_letters, name, stop, agent.flush),

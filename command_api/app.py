@@ -11,7 +11,7 @@ import falcon
 from chronova import web
 from chronova.cloud import Cloud
 from chronova.config import Settings
-from command_api import flavors, host_aggregates, keypairs, quotas, server_groups, servers, services
+from command_api import flavors, host_aggregates, keypairs, quotas, server_actions, server_groups, servers, services
 from projections.views import ViewStore
 
 
@@ -19,6 +19,7 @@ def create_app(cloud: Cloud, views: ViewStore, settings: Settings) -> falcon.App
     """`views` serve the checks a command needs beyond one aggregate (quota usage)."""
     app = web.create_nova_app(settings)
     servers.add_routes(app, cloud, views)
+    server_actions.add_routes(app, cloud, views, settings)
     keypairs.add_routes(app, cloud, views)
     quotas.add_routes(app, cloud, views)
     flavors.add_routes(app, cloud)

@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidReference, InvalidState, WrongHost
+from domain.host_actions import HostAction, host_action
 from domain.states import PowerState, TaskState, VmState, check_transition
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
@@ -75,6 +76,12 @@ class Server(Aggregate):
         self.config_drive = False
         self.trusted_image_certificates: list[str] | None = None
         self.image_properties: dict[str, str] = {}
+        # Nova's lock: who took it ("owner" or "admin") and why.
+        self.locked_by: str | None = None
+        self.locked_reason: str | None = None
+        # The host action in flight and the request that asked for it: only its report may end it.
+        self.pending_action: HostAction | None = None
+        self.pending_request_id: str | None = None
 
     # --- what the create request asked for besides the Created fields -----------
     def record_boot_options(
@@ -190,6 +197,13 @@ class Server(Aggregate):
         if self.vm_state not in EDITABLE_VM_STATES:
             raise InvalidState(f"Cannot '{action}' instance {self.id} while it is in vm_state {self.vm_state}")
 
+    def check_metadata_editable(self, action: str, is_admin: bool) -> None:
+        """Nova's rules for metadata: a member may not change a locked server's, and nobody while a task runs."""
+        self.require_unlocked(is_admin)
+        self.check_editable(action)
+        if self.task_state is not None:
+            raise InvalidState(f"Cannot '{action}' instance {self.id} while it is in task_state {self.task_state}")
+
     def replace_metadata(self, metadata: dict[str, str], *, action: str, request_id: str, user_id: str) -> None:
         """`action` names the API call in the refusal, as Nova does ('update metadata', 'delete metadata')."""
         self.check_editable(action)
@@ -263,6 +277,133 @@ class Server(Aggregate):
     @event("SpawnFailed")
     def _spawn_failed(self, host: str, message: str, details: str) -> None:
         self._enter_error(500, message, details)
+
+    # --- locks and resets: the API decides, no host is involved -------------------
+    def require_unlocked(self, is_admin: bool) -> None:
+        """A locked server refuses a member's actions (409); an admin acts on it anyway, as in Nova."""
+        if self.locked_by is not None and not is_admin:
+            raise InvalidState(f"Instance {self.id} is locked")
+
+    def lock(self, *, by_owner: bool, reason: str | None, request_id: str, user_id: str) -> bool:
+        """Whether a lock was recorded: its owner locking a locked server again records nothing, as in Nova.
+
+        An admin locking again without a reason keeps the reason already given.
+        """
+        if self.locked_by is not None and by_owner:
+            return False
+        locked_by = "owner" if by_owner else "admin"
+        self._locked(locked_by=locked_by, reason=reason or self.locked_reason, request_id=request_id, user_id=user_id)
+        return True
+
+    @event("Locked")
+    def _locked(self, locked_by: str, reason: str | None, request_id: str, user_id: str) -> None:
+        self.locked_by = locked_by
+        self.locked_reason = reason
+
+    def unlock_needs_override(self, by_owner: bool) -> bool:
+        """Nova's is_expected_locked_by, negated: the owner undoing an admin's lock, or the reverse."""
+        return self.locked_by is not None and self.locked_by != ("owner" if by_owner else "admin")
+
+    def unlock(self, *, request_id: str, user_id: str) -> None:
+        """Recorded even when the server is not locked: Nova records an unlock action either way."""
+        self._unlocked(request_id=request_id, user_id=user_id)
+
+    @event("Unlocked")
+    def _unlocked(self, request_id: str, user_id: str) -> None:
+        self.locked_by = None
+        self.locked_reason = None
+
+    def reset_state(self, vm_state: VmState, *, request_id: str, user_id: str) -> None:
+        """os-resetState: the vm_state an admin says, and no task; a late report on the dropped task is refused."""
+        self._state_reset(vm_state=str(vm_state), request_id=request_id, user_id=user_id)
+
+    @event("StateReset")
+    def _state_reset(self, vm_state: str, request_id: str, user_id: str) -> None:
+        self.vm_state = VmState(vm_state)
+        self.task_state = None
+        self.pending_action = None
+        self.pending_request_id = None
+
+    # --- actions the host carries out (reboot, stop, start, pause...) ----------------
+    def request_action(self, action: HostAction, *, is_admin: bool, request_id: str, user_id: str) -> None:
+        """Nova's checks in its order (lock, then state), then the host it must run on; the agent does the rest."""
+        self.require_unlocked(is_admin)
+        check_transition(action.transition, str(self.id), self.vm_state, self.task_state, shown_as=action.name)
+        if self.host is None:
+            raise InvalidState(f"Instance {self.id} is not ready")
+        self._action_requested(
+            action=action.name,
+            args=action.args,
+            task_state=str(action.task_state),
+            host=self.host,
+            request_id=request_id,
+            user_id=user_id,
+        )
+
+    @event("ActionRequested")
+    def _action_requested(
+        self, action: str, args: dict[str, Any], task_state: str, host: str, request_id: str, user_id: str
+    ) -> None:
+        self.task_state = TaskState(task_state)
+        self.pending_action = host_action(action, args)
+        self.pending_request_id = request_id
+
+    def record_action_completed(self, host: str, request_id: str, action: str, power_state: int) -> None:
+        pending = self._pending(host, request_id, action)
+        self._action_completed(
+            action=pending.name,
+            host=host,
+            request_id=request_id,
+            vm_state=str(pending.ends_in),
+            power_state=power_state,
+        )
+
+    @event("ActionCompleted")
+    def _action_completed(self, action: str, host: str, request_id: str, vm_state: str, power_state: int) -> None:
+        self.vm_state = VmState(vm_state)
+        self.task_state = None
+        self.power_state = PowerState(power_state)
+        self.pending_action = None
+        self.pending_request_id = None
+
+    def record_action_failed(self, host: str, request_id: str, action: str, reason: str, power_state: int) -> None:
+        """The task ends and the server keeps its vm_state, with a fault; as in Nova, a reboot that
+        leaves the guest not running puts the server in ERROR."""
+        pending = self._pending(host, request_id, action)
+        rebooted_down = pending.name == "reboot" and power_state != PowerState.RUNNING
+        self._action_failed(
+            action=pending.name,
+            host=host,
+            request_id=request_id,
+            vm_state=str(VmState.ERROR if rebooted_down else self.vm_state),
+            power_state=power_state,
+            message=reason.strip().splitlines()[0][:255] if reason.strip() else f"{pending.name} failed",
+            details=reason,
+        )
+
+    @event("ActionFailed")
+    def _action_failed(
+        self, action: str, host: str, request_id: str, vm_state: str, power_state: int, message: str, details: str
+    ) -> None:
+        self.vm_state = VmState(vm_state)
+        self.task_state = None
+        self.power_state = PowerState(power_state)
+        self.fault = {"code": 500, "message": message, "details": details}
+        self.pending_action = None
+        self.pending_request_id = None
+
+    def _pending(self, host: str, request_id: str, action: str) -> HostAction:
+        """The action in flight that a report names; anything else (late, repeated, overtaken) is refused."""
+        self._require_host(host)
+        pending = self.pending_action
+        if (
+            pending is None
+            or pending.name != action
+            or self.pending_request_id != request_id
+            or self.task_state != pending.task_state
+        ):
+            raise InvalidState(f"Instance {self.id} has no {action} of request {request_id} in progress")
+        return pending
 
     # --- deletion -----------------------------------------------------------
     @property

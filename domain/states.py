@@ -33,6 +33,14 @@ class TaskState(StrEnum):
     SCHEDULING = "scheduling"
     SPAWNING = "spawning"
     DELETING = "deleting"
+    REBOOTING = "rebooting"
+    REBOOTING_HARD = "rebooting_hard"
+    POWERING_OFF = "powering-off"
+    POWERING_ON = "powering-on"
+    PAUSING = "pausing"
+    UNPAUSING = "unpausing"
+    SUSPENDING = "suspending"
+    RESUMING = "resuming"
 
 
 class PowerState(IntEnum):
@@ -60,13 +68,22 @@ _STATUS_BY_VM_STATE = {
 }
 
 
-def server_status(vm_state: str, task_state: str | None) -> str:
-    """The API's single `status` word, as Nova derives it from vm_state.
+# Where Nova shows an in-flight task instead of the vm_state's word (its _STATE_MAP).
+_STATUS_BY_TASK_STATE: dict[tuple[str, str | None], str] = {
+    (VmState.ACTIVE, TaskState.REBOOTING): "REBOOT",
+    (VmState.ACTIVE, TaskState.REBOOTING_HARD): "HARD_REBOOT",
+}
 
-    Nova refines it by task_state for in-flight actions (REBOOT, RESIZE...);
-    none of those actions exists yet, so the task_state changes nothing today.
+
+def server_status(vm_state: str, task_state: str | None) -> str:
+    """The API's single `status` word: the vm_state's, refined by some task_states as Nova does.
+
+    Only an active server shows its reboot; a stopped server being hard
+    rebooted stays SHUTOFF until it runs, and pausing or powering off shows
+    the state it leaves until it got there.
     """
-    return _STATUS_BY_VM_STATE.get(VmState(vm_state), "UNKNOWN")
+    refined = _STATUS_BY_TASK_STATE.get((vm_state, task_state))
+    return refined or _STATUS_BY_VM_STATE.get(VmState(vm_state), "UNKNOWN")
 
 
 ANY_VM_STATE = frozenset(VmState) - {VmState.DELETED}
@@ -81,18 +98,47 @@ class Transition:
     task_states: frozenset[TaskState | None]
 
 
+# A hard reboot may overtake these tasks (Nova's ALLOW_REBOOT): it is the way out of a stuck one.
+HARD_REBOOT_OVERTAKES: frozenset[TaskState | None] = NO_TASK | {
+    TaskState.REBOOTING,
+    TaskState.REBOOTING_HARD,
+    TaskState.PAUSING,
+    TaskState.UNPAUSING,
+    TaskState.SUSPENDING,
+    TaskState.RESUMING,
+}
+
 TRANSITIONS: dict[str, Transition] = {
     "schedule": Transition(frozenset({VmState.BUILDING}), frozenset({TaskState.SCHEDULING})),
     "spawn": Transition(frozenset({VmState.BUILDING}), frozenset({TaskState.SPAWNING})),
     "delete": Transition(ANY_VM_STATE, frozenset(TaskState) | NO_TASK),
     "complete_delete": Transition(ANY_VM_STATE, frozenset({TaskState.DELETING})),
+    # The actions a server's host carries out (Nova's vm_states.ALLOW_* and compute/api.py checks).
+    "reboot": Transition(frozenset({VmState.ACTIVE}), NO_TASK),
+    "reboot_hard": Transition(
+        frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED, VmState.ERROR}),
+        HARD_REBOOT_OVERTAKES,
+    ),
+    "stop": Transition(frozenset({VmState.ACTIVE, VmState.ERROR}), NO_TASK),
+    "start": Transition(frozenset({VmState.STOPPED}), NO_TASK),
+    "pause": Transition(frozenset({VmState.ACTIVE}), NO_TASK),
+    "unpause": Transition(frozenset({VmState.PAUSED}), NO_TASK),
+    "suspend": Transition(frozenset({VmState.ACTIVE}), NO_TASK),
+    "resume": Transition(frozenset({VmState.SUSPENDED}), NO_TASK),
 }
 
 
-def check_transition(action: str, server_id: str, vm_state: VmState, task_state: TaskState | None) -> None:
-    """Raise InvalidState with Nova's wording unless `action` may start here."""
+def check_transition(
+    action: str, server_id: str, vm_state: VmState, task_state: TaskState | None, shown_as: str | None = None
+) -> None:
+    """Raise InvalidState with Nova's wording unless `action` may start here.
+
+    `shown_as` is the name the refusal gives the action when it differs from
+    its TRANSITIONS key (a hard reboot is refused as 'reboot', as in Nova).
+    """
     transition = TRANSITIONS[action]
+    name = shown_as or action
     if vm_state not in transition.vm_states:
-        raise InvalidState(f"Cannot '{action}' instance {server_id} while it is in vm_state {vm_state}")
+        raise InvalidState(f"Cannot '{name}' instance {server_id} while it is in vm_state {vm_state}")
     if task_state not in transition.task_states:
-        raise InvalidState(f"Cannot '{action}' instance {server_id} while it is in task_state {task_state}")
+        raise InvalidState(f"Cannot '{name}' instance {server_id} while it is in task_state {task_state}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from chronova.messages import EventMessage
+from domain.host_actions import host_action
 from projections.servers import view_time
 from projections.views import Statement
 
@@ -45,10 +46,14 @@ DDL = (
     )""",
 )
 
-# Nova's event names for the steps of a boot and of a delete.
+# Nova's event names for the steps of a boot and of a delete, and for the API's own part of a lock.
 SCHEDULE = "conductor_schedule_and_build_instances"
 BUILD = "compute__do_build_and_run_instance"
 TERMINATE = "compute_terminate_instance"
+API_LOCK = "api_lock"
+API_UNLOCK = "api_unlock"
+# The request's own action: a host action's report names its request.
+_REQUESTED = "CAST(%(request_id)s AS TEXT)"
 
 _CREATE_ACTION = "(SELECT request_id FROM instance_actions WHERE server_id = %(id)s AND action = 'create')"
 _LATEST_DELETE = """(SELECT request_id FROM instance_actions WHERE server_id = %(id)s AND action = 'delete'
@@ -73,10 +78,30 @@ def _start_action(message: EventMessage, action: str, project_id: str | None) ->
     )
 
 
+def _start_server_action(message: EventMessage, action: str) -> list[Statement]:
+    """An action on an existing server, shown under the server's project (as the delete action is)."""
+    project = Statement(
+        """UPDATE instance_actions SET project_id = (SELECT project_id FROM instance_actions
+                WHERE server_id = %(id)s AND action = 'create')
+            WHERE server_id = %(id)s AND request_id = %(request_id)s""",
+        {"id": message.aggregate_id, "request_id": message.data["request_id"]},
+    )
+    return [_start_action(message, action, None), project]
+
+
+def _api_step(message: EventMessage, action: str, event: str) -> list[Statement]:
+    """An action the API completes at once (lock, unlock): one event, started and finished together."""
+    return [
+        *_start_server_action(message, action),
+        *_start_event(message, _REQUESTED, event, None, "CAST(%(ts)s AS TEXT)"),
+        *_finish_event(message, _REQUESTED, event, None),
+    ]
+
+
 def _start_event(message: EventMessage, action: str, event: str, host: str | None, started: str) -> list[Statement]:
     """An event of the action `action` (a subquery), started at `started` (its start_time, or %(ts)s)."""
     params = {"id": message.aggregate_id, "event": event, "host": host, "seq": message.notification_id}
-    params["ts"] = view_time(message.timestamp)
+    params |= {"ts": view_time(message.timestamp), "request_id": message.data.get("request_id")}
     insert = Statement(
         f"""INSERT INTO instance_action_events (server_id, request_id, event, start_time, host, seq)
             SELECT server_id, request_id, CAST(%(event)s AS TEXT), {started}, CAST(%(host)s AS TEXT),
@@ -98,6 +123,7 @@ def _finish_event(message: EventMessage, action: str, event: str, error: tuple[s
         "result": "Error" if error else "Success",
         "details": details,
         "traceback": traceback,
+        "request_id": message.data.get("request_id"),
     }
     finish = Statement(
         f"""UPDATE instance_action_events
@@ -135,6 +161,12 @@ class InstanceActionsProjection:
             "Server.SpawnFailed",
             "Server.DeletionStarted",
             "Server.Deleted",
+            "Server.ActionRequested",
+            "Server.ActionCompleted",
+            "Server.ActionFailed",
+            "Server.Locked",
+            "Server.Unlocked",
+            "Server.StateReset",
         }
     )
 
@@ -159,13 +191,7 @@ class InstanceActionsProjection:
             case "Server.SpawnFailed":
                 return _finish_event(message, _CREATE_ACTION, BUILD, (data["message"], data["details"]))
             case "Server.DeletionStarted":
-                project = Statement(
-                    """UPDATE instance_actions SET project_id = (SELECT project_id FROM instance_actions
-                            WHERE server_id = %(id)s AND action = 'create')
-                        WHERE server_id = %(id)s AND request_id = %(request_id)s""",
-                    {"id": message.aggregate_id, "request_id": data["request_id"]},
-                )
-                statements = [_start_action(message, "delete", None), project]
+                statements = _start_server_action(message, "delete")
                 if data["host"] is not None:
                     statements += _start_event(message, _LATEST_DELETE, TERMINATE, data["host"], "CAST(%(ts)s AS TEXT)")
                 return statements
@@ -173,4 +199,21 @@ class InstanceActionsProjection:
                 if data["host"] is None:
                     return []
                 return _finish_event(message, _LATEST_DELETE, TERMINATE, None)
+            case "Server.ActionRequested":
+                step = host_action(data["action"], data["args"]).step
+                return [
+                    *_start_server_action(message, data["action"]),
+                    *_start_event(message, _REQUESTED, step, data["host"], "CAST(%(ts)s AS TEXT)"),
+                ]
+            case "Server.ActionCompleted":
+                return _finish_event(message, _REQUESTED, host_action(data["action"], {}).step, None)
+            case "Server.ActionFailed":
+                error = (data["message"], data["details"])
+                return _finish_event(message, _REQUESTED, host_action(data["action"], {}).step, error)
+            case "Server.Locked":
+                return _api_step(message, "lock", API_LOCK)
+            case "Server.Unlocked":
+                return _api_step(message, "unlock", API_UNLOCK)
+            case "Server.StateReset":
+                return _start_server_action(message, "resetState")
         return []

@@ -149,6 +149,12 @@ class ServersProjection:
             "Server.Updated",
             "Server.MetadataReplaced",
             "Server.TagsReplaced",
+            "Server.ActionRequested",
+            "Server.ActionCompleted",
+            "Server.ActionFailed",
+            "Server.Locked",
+            "Server.Unlocked",
+            "Server.StateReset",
         }
     )
 
@@ -178,4 +184,17 @@ class ServersProjection:
                 return [_update(message, metadata=json.dumps(data["metadata"]))]
             case "Server.TagsReplaced":
                 return [_update(message, tags=json.dumps(data["tags"])), *_tag_rows(message.aggregate_id, data["tags"])]
+            case "Server.ActionRequested":
+                return [_update(message, task_state=data["task_state"])]
+            case "Server.ActionCompleted":
+                return [_update(message, vm_state=data["vm_state"], task_state=None, power_state=data["power_state"])]
+            case "Server.ActionFailed":
+                state = {"vm_state": data["vm_state"], "power_state": data["power_state"]}
+                return [_update(message, **state, task_state=None, fault=_fault(message))]
+            case "Server.Locked":
+                return [_update(message, locked_by=data["locked_by"], locked_reason=data["reason"])]
+            case "Server.Unlocked":
+                return [_update(message, locked_by=None, locked_reason=None)]
+            case "Server.StateReset":
+                return [_update(message, vm_state=data["vm_state"], task_state=None)]
         return []

@@ -30,6 +30,21 @@ def _server_update() -> JsonSchema:
     )
 
 
+def _server_action() -> JsonSchema:
+    """One key names the action (command_api/server_actions.py); Nova ignores the value of most.
+    `lock` takes a reason from 2.73 (before it, any value)."""
+    module = "command_api.server_actions"
+    lock = {**derived(module, "_LOCK_V273"), "nullable": True}
+    any_value = ("os-stop", "os-start", "pause", "unpause", "suspend", "resume", "unlock")
+    return one_of_versions(
+        envelope("reboot", derived(module, "_REBOOT")),
+        *(envelope(name, {}) for name in any_value),
+        envelope("lock", lock),
+        envelope("os-resetState", derived(module, "_RESET_STATE")),
+        envelope("os-getConsoleOutput", derived(module, "_CONSOLE_OUTPUT")),
+    )
+
+
 def _extra_specs() -> JsonSchema:
     """Extra specs are validated by hand (command_api/flavors.py): keys of Nova's metadata alphabet,
     values text or numbers of at most 255 characters."""
@@ -151,6 +166,15 @@ COMPUTE: dict[str, dict[str, Op]] = {
         **readable("Show a server"),
         "put": Op("Rename or describe a server", body=_server_update, errors=(400, 403, 404, 409)),
         "delete": Op("Delete a server", 204, errors=(404, 409)),
+    },
+    f"{P}/servers/{{server_id}}/action": {
+        "post": Op(
+            "Act on a server: reboot, os-stop, os-start, pause, unpause, suspend, resume, lock, unlock, "
+            "os-resetState (admins); 200 with the text for os-getConsoleOutput",
+            (200, 202),
+            body=_server_action,
+            errors=_WRITE,
+        ),
     },
     f"{P}/servers/{{server_id}}/metadata": {
         **readable("List a server's metadata"),

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
-from tests.conftest import Cluster
+from tests.conftest import Cluster, wait_for
 from tests.e2e.conftest import ADMIN_PASSWORD, COMPUTE_HOST, DEMO_PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -166,3 +167,37 @@ def test_server_group_create(deployment: Cluster) -> None:
     created = openstack(deployment, "server", "group", "create", "--policy", "anti-affinity", "cli-group")
     assert created["name"] == "cli-group"
     assert created["policy"] == "anti-affinity"
+
+
+def test_server_power_actions_lock_and_console(deployment: Cluster) -> None:
+    created = openstack(
+        deployment,
+        "server", "create", "--flavor", "m1.tiny", "--image", "cirros-0.6.2-x86_64-disk", "--nic", "none",
+        "--wait", "cli-life",
+    )  # fmt: skip
+    server_id = created["id"]
+
+    def shown() -> dict[str, Any]:
+        url = f"{deployment.api_url}/v2.1/servers/{server_id}"
+        headers = {"OpenStack-API-Version": "compute 2.73", **deployment.headers}
+        return requests.get(url, headers=headers, timeout=10).json()["server"]
+
+    for command, status in (
+        ("stop", "SHUTOFF"), ("start", "ACTIVE"), ("pause", "PAUSED"), ("unpause", "ACTIVE"),
+        ("suspend", "SUSPENDED"), ("resume", "ACTIVE"),
+    ):  # fmt: skip
+        openstack(deployment, "server", command, server_id, parse=False)
+        wait_for(lambda: shown()["status"] == status, what=f"server {command} to reach {status}")  # noqa: B023
+    openstack(deployment, "server", "reboot", "--hard", "--wait", server_id, parse=False)
+    assert (shown()["status"], shown()["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
+
+    version = ("--os-compute-api-version", "2.73")
+    openstack(deployment, *version, "server", "lock", "--reason", "maintenance", server_id, parse=False)
+    assert (shown()["locked"], shown()["locked_reason"]) == (True, "maintenance")
+    openstack(deployment, "server", "unlock", server_id, parse=False)
+    assert (shown()["locked"], shown()["locked_reason"]) == (False, None)
+
+    # The agent on libvirt's test driver answers that the guest has no console to read.
+    refused = openstack_fails(deployment, "console", "log", "show", server_id)
+    assert "Guest does not have a console available." in refused
+    openstack(deployment, "server", "delete", "--wait", server_id, parse=False)

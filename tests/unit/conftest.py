@@ -43,7 +43,11 @@ OTHER = token_headers("bob", "other", "member")
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path}", secret=SECRET)
+    # No agent answers console requests and no projector follows the store here (tests catch up
+    # themselves): waiting as long as a deployment does for either would only slow the tests.
+    return Settings(
+        database_url=f"sqlite:///{tmp_path}", secret=SECRET, console_output_timeout=0.5, action_view_timeout=0
+    )
 
 
 @pytest.fixture
