@@ -2,14 +2,15 @@
 against the full scan it replaced (`choose_hosts` over every host), in the
 same run, on the same cloud.
 
-    python bench/scheduler.py [--sizes 100,1000,10000,50000] [--decisions 1000] [--seed 1]
+    python bench/scheduler.py [--sizes 100,1000,10000,50000] [--decisions 1000] [--seed 1] [--max-candidates 1000]
 
 Each size is a cloud of mixed hardware, partly full, with some hosts down,
 disabled or forced down, registered in an in-memory event store; two host
 indexes catch up from its log, one per contender. A decision is timed as
-the scheduler makes it: choose, claim on the Host aggregate, and (for the
-index) index the claim; a stream of m1 flavors is placed one after the
-other. The full scan places fewer servers at the larger sizes to keep the run
+the scheduler makes it: filter (Nova's default filters), weigh up to
+--max-candidates hosts (Nova's default weighers and multipliers), claim on
+the Host aggregate, and (for the index) index the claim; a stream of m1
+flavors is placed one after the other. The full scan places fewer servers at the larger sizes to keep the run
 short; its first decisions must choose the same hosts as the index's.
 """
 
@@ -34,12 +35,12 @@ from domain.placement import (
     DISK_GB,
     MEMORY_MB,
     VCPU,
-    Resources,
     default_inventories,
     flavor_resources,
     inventories_to_dict,
 )
-from domain.scheduling import Decision, choose_hosts
+from domain.request_spec import RequestSpec
+from domain.scheduling import Decision, SchedulerPolicy, choose_hosts
 
 # (vcpus, memory MB, disk GB) of the hardware generations in the cloud, and how common each is.
 HARDWARE = [((16, 65536, 500), 3), ((32, 131072, 1000), 4), ((48, 262144, 2000), 2), ((64, 524288, 4000), 1)]
@@ -55,19 +56,21 @@ FULL_SCAN_BUDGET = 2_000_000  # hosts visited by the full scan per size, at most
 WARM_UP = 5
 BATCH = 1000  # hosts saved per transaction
 
-Decide = Callable[[HostIndex, str, Resources], tuple[Host | None, Decision]]
+Decide = Callable[[HostIndex, str, RequestSpec, SchedulerPolicy], tuple[Host | None, Decision]]
 
 
-def full_scan_claim(index: HostIndex, server_id: str, request: Resources) -> tuple[Host | None, Decision]:
-    """The scheduler's decision before the capacity index: filter and weigh every host."""
+def full_scan_claim(
+    index: HostIndex, server_id: str, spec: RequestSpec, policy: SchedulerPolicy
+) -> tuple[Host | None, Decision]:
+    """The scheduler's decision before the capacity index: filter every host, weigh the candidates."""
     tried: set[str] = set()
     while True:
-        decision = choose_hosts(index.candidates(), request, exclude=frozenset(tried))
+        decision = choose_hosts(index.candidates(), spec, policy, exclude=frozenset(tried))
         if not decision.ranked:
             return None, decision
         host = index.by_name(decision.ranked[0])
         try:
-            host.claim(server_id, request)
+            host.claim(server_id, spec.resources)
         except InsufficientCapacity:
             tried.add(host.name)
             continue
@@ -114,13 +117,15 @@ def caught_up(cloud: Cloud) -> HostIndex:
     return index
 
 
-def place(index: HostIndex, decide: Decide, requests: list[Resources]) -> tuple[list[float], list[str | None]]:
+def place(
+    index: HostIndex, decide: Decide, requests: list[RequestSpec], policy: SchedulerPolicy
+) -> tuple[list[float], list[str | None]]:
     """Decision times in ms (after a warm-up) and the host each server went to."""
     times: list[float] = []
     chosen: list[str | None] = []
     for n, request in enumerate(requests):
         started = time.perf_counter_ns()
-        host, _ = decide(index, f"server-{n}", request)
+        host, _ = decide(index, f"server-{n}", request, policy)
         elapsed = (time.perf_counter_ns() - started) / 1e6
         chosen.append(host.name if host else None)
         if n >= WARM_UP:
@@ -138,7 +143,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000,50000", help="host counts, comma-separated")
     parser.add_argument("--decisions", type=int, default=1000, help="servers the index places per size")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--max-candidates", type=int, default=SchedulerPolicy().max_candidates, help="hosts weighed per decision"
+    )
     args = parser.parse_args()
+    policy = SchedulerPolicy(max_candidates=args.max_candidates)  # Nova's default filters and weighers
     rng = random.Random(args.seed)
     names, weighted = zip(*FLAVORS.values(), strict=True)
     print(
@@ -153,11 +162,11 @@ def main() -> None:
         catch_up_s = time.perf_counter() - started
         scan = caught_up(cloud)
         flavors = rng.choices(names, weighted, k=args.decisions + WARM_UP)
-        requests = [flavor_resources(vcpus, ram, disk, 0, 0) for vcpus, ram, disk in flavors]
+        requests = [RequestSpec(resources=flavor_resources(vcpus, ram, disk, 0, 0)) for vcpus, ram, disk in flavors]
         scan_decisions = min(len(requests), max(WARM_UP + 30, FULL_SCAN_BUDGET // size))
 
-        index_ms, index_hosts = place(index, claim_best_host, requests)
-        scan_ms, scan_hosts = place(scan, full_scan_claim, requests[:scan_decisions])
+        index_ms, index_hosts = place(index, claim_best_host, requests, policy)
+        scan_ms, scan_hosts = place(scan, full_scan_claim, requests[:scan_decisions], policy)
 
         same = index_hosts[:scan_decisions] == scan_hosts
         print(

@@ -1,28 +1,39 @@
-"""The scheduler's capacity index: hosts kept in the RAM weigher's order, so
-one decision does not filter and sort every host.
+"""The scheduler's capacity index: hosts kept in placement's candidate order
+(most free RAM first, then by name), so one decision does not filter every host.
 
-Hosts that pass the ComputeFilter are held sorted by free RAM (most first,
-then by name, the weigher's tie-break). A decision walks that order from the
-top and stops at the first hosts that fit; once a host's free RAM is below
-the request's, no later host can fit either. So a decision costs about
-O(log n + k), k being the hosts passed over (too little VCPU or disk, or
-already tried for this server), where `choose_hosts` costs O(n log n).
+Hosts that pass the ComputeFilter are held in that order. A decision walks it
+from the top through the request's filters and stops once it holds
+`max_candidates` hosts, or at the first host with less free RAM than the
+request (no later host has more). So a decision costs about O(log n + k + c),
+k being the hosts passed over and c the candidates weighed, where
+`choose_hosts` costs O(n log n).
 
 The answer is the same as `domain.scheduling.choose_hosts` over every host
-(tests/unit/test_capacity_index.py checks it against random clouds).
+(tests/unit/test_capacity_index.py checks it against random clouds). When no
+host passes, the full scan is run to count exactly which filter removed what,
+so the "No valid host" fault says which filter emptied the list.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 
 from sortedcontainers import SortedList
 
-from domain.placement import MEMORY_MB, Resources, fits
-from domain.scheduling import Decision, HostCandidate
-
-# Nova's [scheduler] max_attempts: the chosen host and max_attempts - 1 alternates for a reschedule.
-MAX_ATTEMPTS = 3
+from domain.filters import HostTest
+from domain.request_spec import RequestSpec
+from domain.scheduling import (
+    RETRY_FILTER,
+    Decision,
+    FilterChain,
+    FilterCounts,
+    HostCandidate,
+    SchedulerPolicy,
+    choose_hosts,
+    ram_order,
+    rank,
+)
 
 RankKey = tuple[int, str]
 
@@ -32,7 +43,7 @@ class CapacityIndex:
 
     def __init__(self, hosts: Iterable[HostCandidate] = ()) -> None:
         self._hosts: dict[str, HostCandidate] = {}
-        self._ranked: SortedList = SortedList()  # (-free MEMORY_MB, name) of every host the ComputeFilter passes
+        self._ranked: SortedList = SortedList()  # ram_order of every host the ComputeFilter passes
         self._keys: dict[str, RankKey] = {}
         self._unschedulable: set[str] = set()  # hosts the ComputeFilter removes
         for host in hosts:
@@ -41,18 +52,21 @@ class CapacityIndex:
     def __len__(self) -> int:
         return len(self._hosts)
 
+    def get(self, name: str) -> HostCandidate | None:
+        return self._hosts.get(name)
+
     def put(self, host: HostCandidate) -> None:
         """Know `host` as it is now; its `used` must not change afterwards (put it again instead)."""
         old = self._keys.get(host.name)
         self._hosts[host.name] = host
-        if not (host.up and host.enabled) or host.forced_down:
+        if not host.schedulable:
             if old is not None:
                 self._ranked.remove(old)
                 del self._keys[host.name]
             self._unschedulable.add(host.name)
             return
         self._unschedulable.discard(host.name)
-        key = (-host.free(MEMORY_MB), host.name)
+        key = ram_order(host)
         if key != old:
             if old is not None:
                 self._ranked.remove(old)
@@ -68,33 +82,58 @@ class CapacityIndex:
             self._ranked.remove(key)
         self._unschedulable.discard(name)
 
-    def choose(self, request: Resources, exclude: frozenset[str] = frozenset(), limit: int = MAX_ATTEMPTS) -> Decision:
-        """The best `limit` hosts for `request`, best first (host_subset_size 1: the first is the choice).
+    def choose(
+        self,
+        spec: RequestSpec,
+        policy: SchedulerPolicy | None = None,
+        exclude: frozenset[str] = frozenset(),
+        rng: random.Random | None = None,
+    ) -> Decision:
+        """The choice and its alternates for `spec`, best first, as `choose_hosts` would give them.
 
-        A placed request carries no filter counts: counting them would mean
-        visiting every host. When no host passes, the counts are exact, as
-        `choose_hosts` gives them, so the "No valid host" fault says which
-        filter emptied the list.
+        The audit of a placed request counts what each filter removed among
+        the hosts visited; the unschedulable hosts count for the ComputeFilter.
         """
-        ram = request.get(MEMORY_MB, 0)
-        ranked: list[str] = []
+        policy = policy or SchedulerPolicy()
+        chain = FilterChain(spec, policy)
+        counts = FilterCounts()
+        ram = spec.resources.get("MEMORY_MB", 0)
+        tests = [(name, test) for name, test in chain.tests if name != "ComputeFilter"]  # every host here passes it
+        only_test = tests[0][1] if len(tests) == 1 else None
+        hosts, limit = self._hosts, policy.max_candidates
+        most_minus_free = -ram if ram > 0 else None  # a host past this has too little RAM, as every one after it
+        passing: list[HostCandidate] = []
         for minus_free_ram, name in self._ranked:
-            if ram > 0 and -minus_free_ram < ram:
-                break  # this host and every one after it has too little RAM
+            if most_minus_free is not None and minus_free_ram > most_minus_free:
+                break
+            counts.considered += 1
+            host = hosts[name]
             if name in exclude:
-                continue
-            host = self._hosts[name]
-            if fits(host.inventories, host.used, request):
-                ranked.append(name)
-                if len(ranked) == limit:
+                counts.remove(RETRY_FILTER, name)
+            elif only_test is not None:
+                if only_test(host):
+                    passing.append(host)
+                    if len(passing) == limit:
+                        break
+                else:
+                    counts.remove(tests[0][0], name)
+            elif (failed := _first_failing(tests, host)) is None:
+                passing.append(host)
+                if len(passing) == limit:
                     break
-        if ranked:
-            return Decision(ranked=tuple(ranked), rejected={})
-        return Decision(ranked=(), rejected=self._rejected_by_all(exclude))
+            else:
+                counts.remove(failed, name)
+        if not passing:
+            return choose_hosts(self._hosts.values(), spec, policy, exclude, rng)
+        if self._unschedulable:
+            counts.removed["ComputeFilter"] = counts.removed.get("ComputeFilter", 0) + len(self._unschedulable)
+            counts.considered += len(self._unschedulable)
+        not_considered = len(self._hosts) - counts.considered
+        return rank(passing, spec, policy, chain, counts, rng, not_considered)
 
-    def _rejected_by_all(self, exclude: frozenset[str]) -> dict[str, int]:
-        """Counts as `choose_hosts` makes them when it keeps no host: RetryFilter first, then ComputeFilter."""
-        retried = [name for name in exclude if name in self._hosts]
-        compute = len(self._unschedulable) - sum(1 for name in retried if name in self._unschedulable)
-        resource = len(self._hosts) - len(retried) - compute
-        return {"ComputeFilter": compute, "ResourceFilter": resource, "RetryFilter": len(retried)}
+
+def _first_failing(tests: list[tuple[str, HostTest]], host: HostCandidate) -> str | None:
+    for name, test in tests:
+        if not test(host):
+            return name
+    return None

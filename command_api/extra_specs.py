@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import falcon
 
 from chronova import web
+from domain.request_spec import CUSTOM_NAME, RESOURCE_KEY, STANDARD_RESOURCE_CLASSES
 
 _GROUP = r"([a-zA-Z0-9_-]{1,64})?"  # a granular request group suffix: resources1:, trait_gpu:
 _CPU_MASK = r"\^?\d+((-\d+)?(,\^?\d+(-\d+)?)?)*"
@@ -108,7 +109,7 @@ KNOWN: dict[str, Rule] = {
     "hw_video:ram_max_mb": AT_LEAST_0,
     "os:secure_boot": _one_of("disabled", "required"),
     # Resource classes and traits: standard names are upper-case words, custom ones CUSTOM_*.
-    rf"resources{_GROUP}:[A-Z][A-Z0-9_]*": INT,
+    rf"resources{_GROUP}:[A-Z][A-Z0-9_]*": AT_LEAST_0,
     rf"trait{_GROUP}:[A-Z][A-Z0-9_]*": _one_of("required", "forbidden"),
     "aggregate_instance_extra_specs:.+": ANY,
     "capabilities:(id|uuid|service_id|host|vcpus|memory_mb|local_gb|vcpus_used|memory_mb_used|local_gb_used"
@@ -135,6 +136,9 @@ KNOWN_NAMESPACES = (
 
 def check(name: str, value: str) -> None:
     """Refuses a value of the wrong kind for a known key, or an unknown key in a known namespace."""
+    resource = RESOURCE_KEY.fullmatch(name)
+    if resource and resource.group(1) not in STANDARD_RESOURCE_CLASSES and not CUSTOM_NAME.fullmatch(resource.group(1)):
+        raise _refused(f"extra spec '{name}' does not appear to be a valid extra spec.")  # as Nova: no such class
     for pattern, rule in KNOWN.items():
         if re.fullmatch(pattern, name):
             rule.check(value)

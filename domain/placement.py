@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 VCPU = "VCPU"
 MEMORY_MB = "MEMORY_MB"
@@ -33,8 +34,9 @@ class Inventory:
     max_unit: int | None = None
     step_size: int = 1
 
-    @property
+    @cached_property
     def capacity(self) -> int:
+        """Computed once: the scheduler asks every candidate's, every decision."""
         return math.floor((self.total - self.reserved) * self.allocation_ratio)
 
     def admits(self, used: int, amount: int) -> bool:
@@ -54,16 +56,19 @@ Inventories = Mapping[str, Inventory]
 Resources = Mapping[str, int]
 
 
-def default_inventories(vcpus: int, memory_mb: int, disk_gb: int) -> dict[str, Inventory]:
-    """A compute node's inventory with Nova's default ratios and reservations."""
+def default_inventories(
+    vcpus: int,
+    memory_mb: int,
+    disk_gb: int,
+    allocation_ratios: Mapping[str, float] | None = None,
+    reserved: Mapping[str, int] | None = None,
+) -> dict[str, Inventory]:
+    """A compute node's inventory; ratios and reservations not given are Nova's defaults."""
     totals = {VCPU: vcpus, MEMORY_MB: memory_mb, DISK_GB: disk_gb}
+    ratios = {**DEFAULT_ALLOCATION_RATIOS, **(allocation_ratios or {})}
+    held = {**DEFAULT_RESERVED, **(reserved or {})}
     return {
-        rc: Inventory(
-            total=total,
-            reserved=min(DEFAULT_RESERVED[rc], total),
-            allocation_ratio=DEFAULT_ALLOCATION_RATIOS[rc],
-            max_unit=total,
-        )
+        rc: Inventory(total=total, reserved=min(held[rc], total), allocation_ratio=ratios[rc], max_unit=total)
         for rc, total in totals.items()
     }
 
