@@ -16,15 +16,21 @@ from marshmallow import Schema, ValidationError, fields, validate
 from chronova.host_keys import HostKeys, signature
 from chronova.messages import MalformedMessage
 from domain.host_actions import HOST_ACTION_NAMES
+from domain.migration import MOVE_STEPS
 from domain.placement import Inventory
 from domain.states import PowerState
 
 _HOST_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _RESOURCE_CLASS = validate.Regexp(r"^[A-Z0-9_]{1,255}$")
+_TRAIT = validate.Regexp(r"^[A-Z][A-Z0-9_]{0,254}$")
 _REQUEST_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,255}$")
 # What Nova keeps of a console (libvirt's MAX_CONSOLE_BYTES), and the characters it removes from one.
 MAX_CONSOLE_CHARACTERS = 100 * 1024
 MAX_REASON_CHARACTERS = 4096
+# What a snapshot report may carry (before base64): well under Kafka's default 1 MB message limit.
+MAX_SNAPSHOT_BYTES = 512 * 1024
+# More domains than one host could run: a power-state report beyond this is refused whole.
+MAX_SYNCED_DOMAINS = 10_000
 _CONSOLE_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 
 
@@ -33,6 +39,7 @@ class Heartbeat:
     host: str
     inventories: dict[str, dict[str, Any]]
     hypervisor: dict[str, Any] = field(default_factory=dict)
+    traits: list[str] = field(default_factory=list)
     type: str = "heartbeat"
 
 
@@ -83,6 +90,21 @@ class ActionFailed:
 
 
 @dataclass(frozen=True)
+class SnapshotTaken:
+    """createImage is done: `data` (base64) is the image's content, for the conductor to store in the image
+    service. It rides on the report because agents hold no credential for the image API and never write
+    to the store; the conductor checks the image belongs to this server's snapshot request."""
+
+    host: str
+    server_id: str
+    request_id: str
+    image_id: str
+    data: str
+    power_state: int
+    type: str = "snapshot_taken"
+
+
+@dataclass(frozen=True)
 class ConsoleOutput:
     """The answer to a ConsoleOutputRequest: the console's last lines, as asked."""
 
@@ -100,8 +122,43 @@ class ConsoleUnavailable:
     type: str = "console_unavailable"
 
 
+@dataclass(frozen=True)
+class PowerStates:
+    """What a host's periodic power-state sync saw at `observed_at` (its clock): the power state of every
+    domain it defined for this host, by server id, and the names of domains that are not Chronova's."""
+
+    host: str
+    observed_at: float
+    domains: dict[str, int]
+    foreign: list[str]
+    type: str = "power_states"
+
+
+@dataclass(frozen=True)
+class MoveStepDone:
+    """A step of a move saga (domain.migration) done on this host; `reason` set when it failed."""
+
+    host: str
+    server_id: str
+    migration_id: str
+    step: str
+    power_state: int
+    reason: str | None = None
+    type: str = "move_step_done"
+
+
 Report = (
-    Heartbeat | Spawned | SpawnFailed | Deleted | ActionCompleted | ActionFailed | ConsoleOutput | ConsoleUnavailable
+    Heartbeat
+    | MoveStepDone
+    | Spawned
+    | SpawnFailed
+    | Deleted
+    | ActionCompleted
+    | ActionFailed
+    | SnapshotTaken
+    | ConsoleOutput
+    | ConsoleUnavailable
+    | PowerStates
 )
 
 
@@ -134,6 +191,7 @@ class _HeartbeatSchema(Schema):
         keys=fields.String(validate=_RESOURCE_CLASS), values=fields.Nested(_InventorySchema), required=True
     )
     hypervisor = fields.Dict(keys=fields.String(), load_default=dict)
+    traits = fields.List(fields.String(validate=_TRAIT), load_default=list)
 
 
 class _ServerReportSchema(Schema):
@@ -170,6 +228,14 @@ class _ActionFailedSchema(_ActionReportSchema):
     reason = _StorableText(required=True, validate=validate.Length(max=MAX_REASON_CHARACTERS))
 
 
+class _SnapshotTakenSchema(_ServerReportSchema):
+    type = fields.Constant("snapshot_taken")
+    request_id = fields.String(required=True, validate=_REQUEST_ID)
+    image_id = fields.UUID(required=True)
+    data = fields.String(required=True, validate=validate.Length(max=(MAX_SNAPSHOT_BYTES + 2) // 3 * 4))
+    power_state = fields.Integer(required=True, strict=True, validate=validate.OneOf([int(p) for p in PowerState]))
+
+
 class _ConsoleReportSchema(Schema):
     host = fields.String(required=True, validate=_HOST_NAME)
     console_request_id = fields.UUID(required=True)
@@ -185,15 +251,43 @@ class _ConsoleUnavailableSchema(_ConsoleReportSchema):
     reason = _StorableText(required=True, validate=validate.Length(max=MAX_REASON_CHARACTERS))
 
 
+class _PowerStatesSchema(Schema):
+    type = fields.Constant("power_states")
+    host = fields.String(required=True, validate=_HOST_NAME)
+    observed_at = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0))
+    domains = fields.Dict(
+        keys=fields.UUID(),
+        values=fields.Integer(strict=True, validate=validate.OneOf([int(p) for p in PowerState])),
+        required=True,
+        validate=validate.Length(max=MAX_SYNCED_DOMAINS),
+    )
+    foreign = fields.List(
+        _StorableText(validate=validate.Length(max=255)),
+        required=True,
+        validate=validate.Length(max=MAX_SYNCED_DOMAINS),
+    )
+
+
+class _MoveStepDoneSchema(_ServerReportSchema):
+    type = fields.Constant("move_step_done")
+    migration_id = fields.UUID(required=True)
+    step = fields.String(required=True, validate=validate.OneOf(MOVE_STEPS))
+    power_state = fields.Integer(required=True, strict=True, validate=validate.OneOf([int(p) for p in PowerState]))
+    reason = _StorableText(load_default=None, allow_none=True, validate=validate.Length(max=MAX_REASON_CHARACTERS))
+
+
 _SCHEMAS: dict[str, tuple[Schema, type]] = {
+    "move_step_done": (_MoveStepDoneSchema(), MoveStepDone),
     "heartbeat": (_HeartbeatSchema(), Heartbeat),
     "spawned": (_SpawnedSchema(), Spawned),
     "spawn_failed": (_SpawnFailedSchema(), SpawnFailed),
     "deleted": (_DeletedSchema(), Deleted),
     "action_completed": (_ActionCompletedSchema(), ActionCompleted),
     "action_failed": (_ActionFailedSchema(), ActionFailed),
+    "snapshot_taken": (_SnapshotTakenSchema(), SnapshotTaken),
     "console_output": (_ConsoleOutputSchema(), ConsoleOutput),
     "console_unavailable": (_ConsoleUnavailableSchema(), ConsoleUnavailable),
+    "power_states": (_PowerStatesSchema(), PowerStates),
 }
 
 
@@ -219,9 +313,11 @@ def decode_report(raw: bytes | None, keys: HostKeys, now: float) -> Report:
         loaded = schema.load(body)
     except ValidationError as e:
         raise MalformedMessage(f"invalid {body['type']} report: {e.messages}") from None
-    for key in ("server_id", "console_request_id"):
+    for key in ("server_id", "console_request_id", "image_id", "migration_id"):
         if key in loaded:
             loaded[key] = str(loaded[key])
+    if "domains" in loaded:
+        loaded["domains"] = {str(server_id): state for server_id, state in loaded["domains"].items()}
     if "inventories" in loaded:
         # Validate the capacity arithmetic will work before anything is recorded.
         for rc, inv in loaded["inventories"].items():

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.aggregate import DEFAULT_ZONE
 from domain.commands import CreateServer, RequestContext, UpdateServer
 from domain.errors import InvalidReference, NotFound, QuotaExceeded
 from domain.flavor import Flavor, flavor_aggregate_id
@@ -23,6 +24,7 @@ from domain.host import Host, host_id
 from domain.image import Image
 from domain.keypair import Keypair, keypair_id
 from domain.quota import UNLIMITED
+from domain.request_spec import request_spec
 from domain.server import MAX_TAGS, Server, default_hostname
 from domain.states import VmState
 from projections.quotas import project_limits
@@ -67,6 +69,7 @@ def create_servers(cloud: Cloud, cmd: CreateServer, ctx: RequestContext) -> Rese
         raise InvalidReference(f"At most {MAX_SERVERS_PER_REQUEST} servers may be created by one request.")
     flavor = usable_flavor(cloud, cmd.flavor_ref, ctx)
     image = usable_image(cloud, cmd.image_ref, ctx)
+    _check_placeable(cloud, flavor, image, cmd.availability_zone)
     if cmd.key_name is not None:
         _require_keypair(cloud, ctx.user_id, cmd.key_name)
     if cmd.forced_host is not None:
@@ -160,6 +163,18 @@ def usable_image(cloud: Cloud, image_ref: str, ctx: RequestContext) -> Image:
     if image.status != "active":
         raise InvalidReference(f"Image {ref} is not active.")
     return image
+
+
+def _check_placeable(cloud: Cloud, flavor: Flavor, image: Image, zone: str | None) -> None:
+    """A request no host could ever satisfy (malformed resource classes or traits, a trait both required
+    and forbidden, a zone nobody defined) is a 400 now, not a server stuck or in ERROR later."""
+    # Imported here: chronova.host_aggregates imports Cloud at run time, and Cloud imports this module.
+    from chronova.host_aggregates import live_aggregates
+
+    request_spec(flavor.snapshot_for_server(), _shown_image_properties(image))
+    if zone is not None and zone != DEFAULT_ZONE:
+        if zone not in {aggregate.availability_zone for aggregate in live_aggregates(cloud)}:
+            raise InvalidReference("The requested availability zone is not available")
 
 
 def _require_host(cloud: Cloud, name: str) -> None:

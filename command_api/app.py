@@ -18,7 +18,7 @@ from projections.views import ViewStore
 def create_app(cloud: Cloud, views: ViewStore, settings: Settings) -> falcon.App:
     """`views` serve the checks a command needs beyond one aggregate (quota usage)."""
     app = web.create_nova_app(settings)
-    servers.add_routes(app, cloud, views)
+    servers.add_routes(app, cloud, views, settings.reclaim_instance_interval)
     server_actions.add_routes(app, cloud, views, settings)
     keypairs.add_routes(app, cloud, views)
     quotas.add_routes(app, cloud, views)

@@ -18,6 +18,7 @@ from marshmallow import fields, validate
 from chronova import server_actions, web
 from chronova.cloud import Cloud
 from chronova.config import Settings
+from command_api import lifecycle_actions, move_actions
 from command_api.fields import MAX_INT, DigitInteger
 from command_api.schemas import _load, _NovaSchema
 from domain import host_actions
@@ -65,7 +66,16 @@ _HOST_ACTIONS = {
     "suspend": host_actions.SUSPEND,
     "resume": host_actions.RESUME,
 }
-ACTIONS = ("reboot", *_HOST_ACTIONS, "lock", "unlock", "os-resetState", "os-getConsoleOutput")
+ACTIONS = (
+    "reboot",
+    *_HOST_ACTIONS,
+    "lock",
+    "unlock",
+    "os-resetState",
+    "os-getConsoleOutput",
+    *lifecycle_actions.ACTIONS,
+    *move_actions.ACTIONS,
+)
 
 
 def _server_id(server_id: str) -> UUID:
@@ -103,6 +113,8 @@ class ServerActionResource:
         self._views = views
         self._console_timeout = settings.console_output_timeout
         self._view_timeout = settings.action_view_timeout
+        self._lifecycle = lifecycle_actions.LifecycleActions(cloud, views, settings)
+        self._moves = move_actions.MoveActions(cloud, views, settings)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, server_id: str) -> None:
         name, value = _action(web.read_json_body(req))
@@ -112,6 +124,12 @@ class ServerActionResource:
             server_uuid = _server_id(server_id)
             output = server_actions.console_output(self._cloud, server_uuid, length, caller, self._console_timeout)
             resp.media = {"output": output}
+            return
+        if name in move_actions.ACTIONS:
+            self._moves.respond(name, value, req, resp, _server_id(server_id))
+            return
+        if name in lifecycle_actions.ACTIONS:
+            self._lifecycle.respond(name, value, req, resp, _server_id(server_id))
             return
         run = self._use_case(name, value, req.context.api_version)
         position = run(_server_id(server_id), caller)

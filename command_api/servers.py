@@ -13,7 +13,7 @@ from uuid import UUID
 
 import falcon
 
-from chronova import quotas, servers, web
+from chronova import lifecycle, quotas, servers, web
 from chronova.cloud import Cloud
 from command_api.schemas import (
     check_tag,
@@ -70,9 +70,10 @@ class ServersResource:
 
 
 class ServerResource:
-    def __init__(self, cloud: Cloud, views: ViewStore) -> None:
+    def __init__(self, cloud: Cloud, views: ViewStore, reclaim_interval: float = 0.0) -> None:
         self._cloud = cloud
         self._views = views
+        self._reclaim_interval = reclaim_interval  # Nova's reclaim_instance_interval: above 0, deletes are soft
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, server_id: str) -> None:
         version = req.context.api_version
@@ -82,7 +83,7 @@ class ServerResource:
         resp.media = {"server": render.server_update_view(req, row, version, req.context.caller.is_admin)}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, server_id: str) -> None:
-        servers.delete_server(self._cloud, _server_id(server_id), req.context.caller)
+        lifecycle.delete(self._cloud, _server_id(server_id), self._reclaim_interval, req.context.caller)
         resp.status = falcon.HTTP_204
 
 
@@ -211,11 +212,11 @@ class ServerTagResource:
         resp.status = falcon.HTTP_204
 
 
-def add_routes(app: falcon.App, cloud: Cloud, views: ViewStore) -> None:
+def add_routes(app: falcon.App, cloud: Cloud, views: ViewStore, reclaim_interval: float = 0.0) -> None:
     """The server routes the command app answers (the query app has the same paths for GET)."""
     prefix = f"{web.API_PREFIX}/servers"
     app.add_route(prefix, ServersResource(cloud, views))
-    app.add_route(f"{prefix}/{{server_id}}", ServerResource(cloud, views))
+    app.add_route(f"{prefix}/{{server_id}}", ServerResource(cloud, views, reclaim_interval))
     app.add_route(f"{prefix}/{{server_id}}/metadata", ServerMetadataResource(cloud, views))
     app.add_route(f"{prefix}/{{server_id}}/metadata/{{key}}", ServerMetadataItemResource(cloud, views))
     app.add_route(f"{prefix}/{{server_id}}/tags", ServerTagsResource(cloud))

@@ -34,5 +34,9 @@ class Forbidden(DomainError):
     """The caller's role or project may not do this (403)."""
 
 
+class NotSupported(DomainError):
+    """This deployment's drivers cannot do what is asked (Nova: 501)."""
+
+
 class QuotaExceeded(Forbidden):
     """The request would take the project over one of its quotas (Nova answers 403)."""

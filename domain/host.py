@@ -52,6 +52,7 @@ class Host(Aggregate):
         self.disabled_reason: str | None = None
         self.forced_down = False
         self.deleted = False
+        self.traits: list[str] = []
 
     @staticmethod
     def create_id(name: str) -> UUID:
@@ -74,6 +75,15 @@ class Host(Aggregate):
     def _inventory_updated(self, inventories: dict[str, dict[str, Any]], hypervisor: dict[str, Any]) -> None:
         self.inventories = inventories_from_dict(inventories)
         self.hypervisor = hypervisor
+
+    def report_traits(self, traits: list[str]) -> None:
+        """The host's traits as its agent is configured (CPU flags, CUSTOM_*); unchanged, nothing is recorded."""
+        if sorted(set(traits)) != self.traits:
+            self._traits_updated(traits=sorted(set(traits)))
+
+    @event("TraitsUpdated")
+    def _traits_updated(self, traits: list[str]) -> None:
+        self.traits = list(traits)
 
     def report_alive(self) -> None:
         if not self.up:
@@ -185,3 +195,14 @@ class Host(Aggregate):
     def _allocation_released(self, server_id: str, resources: dict[str, int]) -> None:
         for rc, amount in self.allocations.pop(server_id).items():
             self.usage[rc] -= amount
+
+    def move_allocation(self, consumer: str, to_consumer: str) -> None:
+        """Hand an allocation to another consumer (a server's to its migration during a move, and back), as
+        placement does; usage is unchanged. Nothing to move (moved already) records nothing."""
+        resources = self.allocations.get(consumer)
+        if resources is not None and to_consumer not in self.allocations:
+            self._allocation_moved(consumer=consumer, to_consumer=to_consumer, resources=resources)
+
+    @event("AllocationMoved")
+    def _allocation_moved(self, consumer: str, to_consumer: str, resources: dict[str, int]) -> None:
+        self.allocations[to_consumer] = self.allocations.pop(consumer)

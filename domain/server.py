@@ -8,18 +8,36 @@ the aggregate is rebuilt from stored events.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from domain import migration as moves
 from domain.errors import InvalidReference, InvalidState, WrongHost
 from domain.host_actions import HostAction, host_action
+from domain.power_sync import vm_state_after_sync
 from domain.states import PowerState, TaskState, VmState, check_transition
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 MAX_TAGS = 50
 # Metadata and tags change only on a server that has settled somewhere (Nova's check_instance_state).
 EDITABLE_VM_STATES = frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.SUSPENDED, VmState.STOPPED})
+# What a rebuild request may change on the server (chronova.lifecycle.rebuild), applied as it is recorded.
+REBUILD_CHANGES = frozenset(
+    {
+        "image_id",
+        "image_properties",
+        "name",
+        "metadata",
+        "description",
+        "access_ip_v4",
+        "access_ip_v6",
+        "user_data",
+        "key_name",
+        "hostname",
+    }
+)
 
 
 def default_hostname(name: str) -> str:
@@ -82,6 +100,12 @@ class Server(Aggregate):
         # The host action in flight and the request that asked for it: only its report may end it.
         self.pending_action: HostAction | None = None
         self.pending_request_id: str | None = None
+        # The server's latest move (domain.migration): Nova's migration record and the saga's pending step.
+        self.migration: dict[str, Any] | None = None
+        # Where a failed build may be retried, and the hosts it already failed on (Nova's retry.hosts).
+        self.alternates: list[str] = []
+        self.failed_hosts: list[str] = []
+        self.pending_args: dict[str, Any] = {}  # what the action in flight was asked with (a snapshot's image)
 
     # --- what the create request asked for besides the Created fields -----------
     def record_boot_options(
@@ -226,8 +250,9 @@ class Server(Aggregate):
         self.tags = list(tags)
 
     # --- scheduling -------------------------------------------------------
-    def schedule(self, host: str) -> None:
-        """Record the scheduler's choice; the event carries what the agent needs to spawn."""
+    def schedule(self, host: str, alternates: list[str] | None = None, audit: dict[str, Any] | None = None) -> None:
+        """Record the scheduler's choice; the event carries what the agent needs to spawn, the
+        alternates a failed build is retried on, and the decision's audit (domain.scheduling)."""
         check_transition("schedule", str(self.id), self.vm_state, self.task_state)
         self._scheduled(
             host=host,
@@ -235,6 +260,9 @@ class Server(Aggregate):
             flavor=self.flavor,
             image_id=self.image_id,
             user_data=self.user_data,
+            alternates=list(alternates or []),
+            audit=audit or {},
+            attempt=len(self.failed_hosts) + 1,
         )
 
     @event("Scheduled")
@@ -245,16 +273,20 @@ class Server(Aggregate):
         flavor: dict[str, Any],
         image_id: str,
         user_data: str | None,
+        alternates: list[str] | None = None,
+        audit: dict[str, Any] | None = None,
+        attempt: int = 1,
     ) -> None:
         self.host = host
         self.task_state = TaskState.SPAWNING
+        self.alternates = list(alternates or [])
 
-    def fail_scheduling(self, details: str) -> None:
+    def fail_scheduling(self, details: str, audit: dict[str, Any] | None = None) -> None:
         check_transition("schedule", str(self.id), self.vm_state, self.task_state)
-        self._scheduling_failed(message=NO_VALID_HOST, details=details)
+        self._scheduling_failed(message=NO_VALID_HOST, details=details, audit=audit or {})
 
     @event("SchedulingFailed")
-    def _scheduling_failed(self, message: str, details: str) -> None:
+    def _scheduling_failed(self, message: str, details: str, audit: dict[str, Any] | None = None) -> None:
         self._enter_error(500, message, details)
 
     # --- spawning (reported by the host's agent) -------------------------------
@@ -269,10 +301,30 @@ class Server(Aggregate):
         self.task_state = None
         self.power_state = PowerState(power_state)
 
-    def record_spawn_failed(self, host: str, reason: str) -> None:
+    def record_spawn_failed(self, host: str, reason: str, retries_exhausted: bool = False) -> None:
+        """The build ends in ERROR; after rescheduling, the fault says the retries ran out, as Nova's does."""
         self._require_host(host)
         check_transition("spawn", str(self.id), self.vm_state, self.task_state)
-        self._spawn_failed(host=host, message=f"Build of instance {self.id} aborted", details=reason)
+        message = f"Build of instance {self.id} aborted"
+        if retries_exhausted:
+            message = (
+                "Exceeded maximum number of retries. Exhausted all hosts available "
+                f"for retrying build failures for instance {self.id}."
+            )
+        self._spawn_failed(host=host, message=message, details=reason)
+
+    def reschedule(self, host: str, reason: str) -> None:
+        """A build failed on `host` and is to be tried on an alternate: back to scheduling, without that host."""
+        self._require_host(host)
+        check_transition("spawn", str(self.id), self.vm_state, self.task_state)
+        self._rescheduled(failed_host=host, reason=reason)
+
+    @event("Rescheduled")
+    def _rescheduled(self, failed_host: str, reason: str) -> None:
+        self.failed_hosts = [*self.failed_hosts, failed_host]
+        self.alternates = [name for name in self.alternates if name != failed_host]
+        self.host = None
+        self.task_state = TaskState.SCHEDULING
 
     @event("SpawnFailed")
     def _spawn_failed(self, host: str, message: str, details: str) -> None:
@@ -325,15 +377,28 @@ class Server(Aggregate):
         self.pending_request_id = None
 
     # --- actions the host carries out (reboot, stop, start, pause...) ----------------
-    def request_action(self, action: HostAction, *, is_admin: bool, request_id: str, user_id: str) -> None:
-        """Nova's checks in its order (lock, then state), then the host it must run on; the agent does the rest."""
+    def request_action(
+        self,
+        action: HostAction,
+        *,
+        is_admin: bool,
+        request_id: str,
+        user_id: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Nova's checks in its order (lock, then state), then the host it must run on; the agent does the rest.
+
+        `details` is what the agent needs beyond the action's own arguments
+        (a snapshot's image id; a rebuild's new image, name and `changes`,
+        which the server takes on as the request is recorded, as Nova's API does).
+        """
         self.require_unlocked(is_admin)
         check_transition(action.transition, str(self.id), self.vm_state, self.task_state, shown_as=action.name)
         if self.host is None:
             raise InvalidState(f"Instance {self.id} is not ready")
         self._action_requested(
             action=action.name,
-            args=action.args,
+            args={**action.args, **(details or {})},
             task_state=str(action.task_state),
             host=self.host,
             request_id=request_id,
@@ -347,6 +412,10 @@ class Server(Aggregate):
         self.task_state = TaskState(task_state)
         self.pending_action = host_action(action, args)
         self.pending_request_id = request_id
+        self.pending_args = dict(args)
+        for name, value in args.get("changes", {}).items():
+            if name in REBUILD_CHANGES:
+                setattr(self, name, value)
 
     def record_action_completed(self, host: str, request_id: str, action: str, power_state: int) -> None:
         pending = self._pending(host, request_id, action)
@@ -354,7 +423,7 @@ class Server(Aggregate):
             action=pending.name,
             host=host,
             request_id=request_id,
-            vm_state=str(pending.ends_in),
+            vm_state=str(pending.end_state(self.vm_state)),
             power_state=power_state,
         )
 
@@ -365,6 +434,8 @@ class Server(Aggregate):
         self.power_state = PowerState(power_state)
         self.pending_action = None
         self.pending_request_id = None
+        if self.vm_state == VmState.SHELVED_OFFLOADED:
+            self.host = None  # its domain and its claim are gone; unshelving schedules it again
 
     def record_action_failed(self, host: str, request_id: str, action: str, reason: str, power_state: int) -> None:
         """The task ends and the server keeps its vm_state, with a fault; as in Nova, a reboot that
@@ -404,6 +475,281 @@ class Server(Aggregate):
         ):
             raise InvalidState(f"Instance {self.id} has no {action} of request {request_id} in progress")
         return pending
+
+    # --- what the host's periodic power-state sync sees (domain.power_sync) -------------
+    def sync_power_state(self, host: str, power_state: int, observed_at: datetime) -> bool:
+        """Whether the sync recorded anything. Like Nova it leaves a server alone while a task is in flight,
+        and it ignores an observation older than the server's last change (that change may be what it missed).
+        """
+        self._require_host(host)
+        if self.vm_state == VmState.DELETED:
+            raise InvalidState(f"Instance {self.id} is deleted")
+        if self.task_state is not None or self.modified_on >= observed_at:
+            return False
+        vm_state = vm_state_after_sync(self.vm_state, PowerState(power_state))
+        if vm_state == self.vm_state and power_state == self.power_state:
+            return False
+        self._power_state_synced(host=host, power_state=power_state, vm_state=str(vm_state))
+        return True
+
+    @event("PowerStateSynced")
+    def _power_state_synced(self, host: str, power_state: int, vm_state: str) -> None:
+        self.vm_state = VmState(vm_state)
+        self.power_state = PowerState(power_state)
+
+    # --- moves: resize, migrate, live migration, evacuation (domain.migration) ----------------
+    def request_move(
+        self,
+        kind: str,
+        *,
+        migration_id: str,
+        new_flavor: dict[str, Any] | None,
+        requested_host: str | None,
+        is_admin: bool,
+        request_id: str,
+        user_id: str,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """Nova's checks (lock, then state), then the move waits for the scheduler to choose its destination.
+
+        `options` are kept on the migration record: allow_same_host, an evacuation's target_state.
+        """
+        if kind != moves.EVACUATION:
+            self.require_unlocked(is_admin)
+        check_transition(moves.TRANSITION[kind], str(self.id), self.vm_state, self.task_state)
+        if self.host is None and kind != moves.UNSHELVE:  # an offloaded server has no host to leave
+            raise InvalidState(f"Instance {self.id} is not ready")
+        migration = {
+            "id": migration_id,
+            "kind": kind,
+            "status": moves.REQUESTED_STATUS[kind],
+            "source": self.host,
+            "dest": None,
+            "old_flavor": self.flavor,
+            "new_flavor": new_flavor or self.flavor,
+            "requested_host": requested_host,
+            "allow_same_host": False,
+            "power_state": int(self.power_state),
+            "project_id": self.project_id,
+            "user_id": user_id,
+            "request_id": request_id,
+            "step": None,
+            "step_host": None,
+            **(options or {}),
+        }
+        self.trigger_event(
+            self.MoveRequested,
+            **self._move_fields(migration, {"task_state": str(moves.REQUESTED_TASK[kind])}, user_id=user_id),
+            action=moves.ACTION[kind],
+            started=moves.CONDUCTOR_EVENT[kind],
+        )
+
+    def move_awaiting_destination(self) -> str | None:
+        """The id of the move the scheduler has to place, if there is one."""
+        m = self.migration
+        return m["id"] if m is not None and m["dest"] is None and m["status"] in moves.AWAITING_DESTINATION else None
+
+    def schedule_move(self, migration_id: str, dest: str, dest_uri: str | None) -> None:
+        """The scheduler's choice, with the claim on `dest` saved alongside; the first host step follows."""
+        self._require_awaiting(migration_id)
+        m = self.migration
+        assert m is not None
+        migration = {**m, "dest": dest, "dest_uri": dest_uri, "status": moves.SCHEDULED_STATUS[m["kind"]]}
+        host, step, task_state = moves.first_step(migration)
+        migration |= {"step": step, "step_host": host}
+        self.trigger_event(
+            self.MoveScheduled,
+            **self._move_fields(migration, {"task_state": str(task_state)}),
+            finished=moves.CONDUCTOR_EVENT[m["kind"]],
+            started=moves.STEP_EVENT[step],
+        )
+
+    def fail_move_scheduling(self, migration_id: str, details: str) -> None:
+        """No valid host: the server stays as it was, with a fault, and the migration is in error (as Nova)."""
+        self._require_awaiting(migration_id)
+        m = self.migration
+        assert m is not None
+        fault = {"code": 500, "message": NO_VALID_HOST, "details": details}
+        self.trigger_event(
+            self.MoveSchedulingFailed,
+            **self._move_fields({**m, "status": "error"}, {"task_state": None, "fault": fault}),
+            finished=moves.CONDUCTOR_EVENT[m["kind"]],
+            error=[NO_VALID_HOST, details],
+        )
+
+    def record_move_step(self, host: str, migration_id: str, step: str, power_state: int) -> moves.Advance:
+        """A host's step succeeded: the saga advances (the conductor adjusts the claims it implies)."""
+        m = self._pending_move(host, migration_id, step)
+        advance = moves.after_step(m, step, power_state)
+        migration = {**m, "status": advance.status, "step": advance.step, "step_host": advance.step_host}
+        changes = {k: str(v) if isinstance(v, (moves.TaskState, VmState)) else v for k, v in advance.changes.items()}
+        recorder = {
+            "ResizeMigrated": self.ResizeMigrated,
+            "ResizeFinished": self.ResizeFinished,
+            "ResizeConfirmed": self.ResizeConfirmed,
+            "ResizeRevertedOnDestination": self.ResizeRevertedOnDestination,
+            "ResizeReverted": self.ResizeReverted,
+            "LiveMigrated": self.LiveMigrated,
+            "Evacuated": self.Evacuated,
+            "Unshelved": self.Unshelved,
+        }[advance.event]
+        started = moves.STEP_EVENT[advance.step] if advance.step else None
+        self.trigger_event(
+            recorder, **self._move_fields(migration, changes), finished=advance.finished, started=started
+        )
+        return advance
+
+    def record_move_step_failed(self, host: str, migration_id: str, step: str, reason: str, power_state: int) -> None:
+        """Before the guest arrives the server stays on its source (a live migration keeps its vm_state);
+        otherwise, and for every cold step, it goes to ERROR with a fault, as in Nova."""
+        m = self._pending_move(host, migration_id, step)
+        message = reason.strip().splitlines()[0][:255] if reason.strip() else f"{step} failed"
+        changes: dict[str, Any] = {"task_state": None, "power_state": power_state}
+        changes["fault"] = {"code": 500, "message": message, "details": reason}
+        if step in moves.BEFORE_ARRIVAL:
+            changes |= {"host": m["source"], "flavor": m["old_flavor"]}
+        # A failed unshelve leaves the server offloaded, as Nova's does.
+        if m["kind"] not in (moves.LIVE_MIGRATION, moves.UNSHELVE):
+            changes["vm_state"] = str(VmState.ERROR)
+        self.trigger_event(
+            self.MoveFailed,
+            **self._move_fields({**m, "status": "error", "step": None, "step_host": None}, changes),
+            finished=moves.STEP_EVENT[step],
+            error=[message, reason],
+        )
+
+    def request_resize_end(self, confirm: bool, *, is_admin: bool, request_id: str, user_id: str) -> None:
+        """confirmResize (the source forgets the old guest) or revertResize (the destination forgets the new)."""
+        name = "confirmResize" if confirm else "revertResize"
+        self.require_unlocked(is_admin)
+        check_transition(name, str(self.id), self.vm_state, self.task_state)
+        m = self.migration
+        if m is None or m["status"] != "finished":
+            raise InvalidReference("Instance has not been resized.")
+        step = moves.CONFIRM_RESIZE if confirm else moves.REVERT_RESIZE
+        host = m["source"] if confirm else m["dest"]
+        migration = {**m, "status": "confirming" if confirm else "reverting", "step": step, "step_host": host}
+        migration["request_id"] = request_id
+        changes = {} if confirm else {"task_state": str(TaskState.RESIZE_REVERTING)}
+        recorder = self.ResizeConfirmRequested if confirm else self.ResizeRevertRequested
+        fields = self._move_fields(migration, changes, user_id=user_id)
+        self.trigger_event(recorder, **fields, action=name, started=moves.STEP_EVENT[step])
+
+    def _require_awaiting(self, migration_id: str) -> None:
+        if self.move_awaiting_destination() != migration_id:
+            raise InvalidState(f"Instance {self.id} has no migration {migration_id} waiting for a host")
+
+    def _pending_move(self, host: str, migration_id: str, step: str) -> dict[str, Any]:
+        """The move step a report names; a late, repeated or foreign report is refused."""
+        m = self.migration
+        if m is None or m["id"] != migration_id or m["step"] != step:
+            raise InvalidState(f"Instance {self.id} has no {step} of migration {migration_id} in progress")
+        if m["step_host"] != host:
+            raise WrongHost(f"Instance {self.id}: {step} of migration {migration_id} is not for host {host}")
+        return m
+
+    def _move_fields(
+        self, migration: dict[str, Any], changes: dict[str, Any], user_id: str | None = None
+    ) -> dict[str, Any]:
+        """What every move event carries: the record, the server's changes and the step its agent must do."""
+        step = migration["step"]
+        return {
+            "migration": migration,
+            "changes": changes,
+            "host": migration["step_host"],
+            "step": step,
+            "args": self._step_args(migration, step) if step else {},
+            "request_id": migration["request_id"],
+            "user_id": user_id,
+        }
+
+    def _step_args(self, migration: dict[str, Any], step: str) -> dict[str, Any]:
+        """What the agent needs for `step`: the guest's name and size, and where it goes."""
+        flavor = migration["old_flavor"] if step == moves.FINISH_REVERT_RESIZE else migration["new_flavor"]
+        return {
+            "migration_id": migration["id"],
+            "name": self.name,
+            "vcpus": flavor["vcpus"],
+            "memory_mb": flavor["ram"],
+            "running": moves.expected_power(migration),
+            "dest": migration["dest"],
+            "dest_uri": migration.get("dest_uri"),
+            "same_host": migration["source"] == migration["dest"],
+        }
+
+    class MoveEvent(Aggregate.Event):
+        """What every step of a move records: the migration record, the server's changes, the step its agent
+        must do (`host`, `step`, `args`), and for the instance-action record the action it starts and the
+        events it finishes, starts or fails. Each step is its own named subclass, so the history reads as a saga."""
+
+        migration: dict[str, Any]
+        changes: dict[str, Any]
+        host: str | None
+        step: str | None
+        args: dict[str, Any]
+        request_id: str
+        user_id: str | None
+        action: str | None = None
+        finished: str | None = None
+        started: str | None = None
+        error: list[str] | None = None
+
+        def apply(self, aggregate: Server) -> None:
+            aggregate._moved(self.migration, self.changes)
+
+    class MoveRequested(MoveEvent):
+        pass
+
+    class MoveScheduled(MoveEvent):
+        pass
+
+    class MoveSchedulingFailed(MoveEvent):
+        pass
+
+    class ResizeMigrated(MoveEvent):
+        pass
+
+    class ResizeFinished(MoveEvent):
+        pass
+
+    class ResizeConfirmRequested(MoveEvent):
+        pass
+
+    class ResizeConfirmed(MoveEvent):
+        pass
+
+    class ResizeRevertRequested(MoveEvent):
+        pass
+
+    class ResizeRevertedOnDestination(MoveEvent):
+        pass
+
+    class ResizeReverted(MoveEvent):
+        pass
+
+    class LiveMigrated(MoveEvent):
+        pass
+
+    class Evacuated(MoveEvent):
+        pass
+
+    class Unshelved(MoveEvent):
+        pass
+
+    class MoveFailed(MoveEvent):
+        pass
+
+    def _moved(self, migration: dict[str, Any], changes: dict[str, Any]) -> None:
+        self.migration = dict(migration)
+        for name, value in changes.items():
+            if name == "vm_state":
+                self.vm_state = VmState(value)
+            elif name == "task_state":
+                self.task_state = TaskState(value) if value is not None else None
+            elif name == "power_state":
+                self.power_state = PowerState(value)
+            else:  # host, flavor, fault
+                setattr(self, name, value)
 
     # --- deletion -----------------------------------------------------------
     @property

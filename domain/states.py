@@ -41,6 +41,23 @@ class TaskState(StrEnum):
     UNPAUSING = "unpausing"
     SUSPENDING = "suspending"
     RESUMING = "resuming"
+    REBUILDING = "rebuilding"
+    SHELVING = "shelving"
+    SHELVING_OFFLOADING = "shelving_offloading"
+    UNSHELVING = "unshelving"
+    RESCUING = "rescuing"
+    UNRESCUING = "unrescuing"
+    IMAGE_SNAPSHOT = "image_snapshot"
+    SOFT_DELETING = "soft-deleting"
+    RESTORING = "restoring"
+    # The moves (domain.migration).
+    RESIZE_PREP = "resize_prep"
+    RESIZE_MIGRATING = "resize_migrating"
+    RESIZE_MIGRATED = "resize_migrated"
+    RESIZE_FINISH = "resize_finish"
+    RESIZE_REVERTING = "resize_reverting"
+    RESIZE_CONFIRMING = "resize_confirming"
+    MIGRATING = "migrating"
 
 
 class PowerState(IntEnum):
@@ -72,6 +89,18 @@ _STATUS_BY_VM_STATE = {
 _STATUS_BY_TASK_STATE: dict[tuple[str, str | None], str] = {
     (VmState.ACTIVE, TaskState.REBOOTING): "REBOOT",
     (VmState.ACTIVE, TaskState.REBOOTING_HARD): "HARD_REBOOT",
+    (VmState.ACTIVE, TaskState.REBUILDING): "REBUILD",
+    (VmState.STOPPED, TaskState.REBUILDING): "REBUILD",
+    (VmState.ERROR, TaskState.REBUILDING): "REBUILD",
+    # The moves (domain.migration), as Nova's _STATE_MAP shows them.
+    **{
+        (vm_state, task_state): "RESIZE"
+        for vm_state in (VmState.ACTIVE, VmState.STOPPED)
+        for task_state in ("resize_prep", "resize_migrating", "resize_migrated", "resize_finish")
+    },
+    (VmState.ACTIVE, "migrating"): "MIGRATING",
+    (VmState.PAUSED, "migrating"): "MIGRATING",
+    (VmState.RESIZED, "resize_reverting"): "REVERT_RESIZE",
 }
 
 
@@ -125,6 +154,29 @@ TRANSITIONS: dict[str, Transition] = {
     "unpause": Transition(frozenset({VmState.PAUSED}), NO_TASK),
     "suspend": Transition(frozenset({VmState.ACTIVE}), NO_TASK),
     "resume": Transition(frozenset({VmState.SUSPENDED}), NO_TASK),
+    # The lifecycle actions (chronova/lifecycle.py): Nova's check_instance_state of each.
+    "rebuild": Transition(frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.ERROR}), NO_TASK),
+    "shelve": Transition(frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED}), NO_TASK),
+    "shelveOffload": Transition(frozenset({VmState.SHELVED}), NO_TASK),
+    "unshelve": Transition(frozenset({VmState.SHELVED, VmState.SHELVED_OFFLOADED}), NO_TASK),
+    "rescue": Transition(frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.ERROR}), NO_TASK),
+    "unrescue": Transition(frozenset({VmState.RESCUED}), NO_TASK),
+    "createImage": Transition(frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED}), NO_TASK),
+    "changePassword": Transition(frozenset({VmState.ACTIVE}), NO_TASK),
+    "restore": Transition(frozenset({VmState.SOFT_DELETED}), NO_TASK),
+    # A server that never ran, is soft deleted already or is being deleted is deleted outright instead.
+    "soft_delete": Transition(
+        ANY_VM_STATE - {VmState.SOFT_DELETED, VmState.BUILDING},
+        frozenset(TaskState) - {TaskState.DELETING, TaskState.SOFT_DELETING} | NO_TASK,
+    ),
+    "forceDelete": Transition(ANY_VM_STATE, NO_TASK),
+    # The moves (domain.migration): Nova's check_instance_state of each.
+    "resize": Transition(frozenset({VmState.ACTIVE, VmState.STOPPED}), NO_TASK),
+    "migrate": Transition(frozenset({VmState.ACTIVE, VmState.STOPPED}), NO_TASK),
+    "confirmResize": Transition(frozenset({VmState.RESIZED}), NO_TASK),
+    "revertResize": Transition(frozenset({VmState.RESIZED}), NO_TASK),
+    "os-migrateLive": Transition(frozenset({VmState.ACTIVE, VmState.PAUSED}), NO_TASK),
+    "evacuate": Transition(frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.ERROR}), NO_TASK),
 }
 
 

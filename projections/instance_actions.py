@@ -14,6 +14,7 @@ from typing import Any
 
 from chronova.messages import EventMessage
 from domain.host_actions import host_action
+from projections.migrations import MOVE_EVENT_TYPES
 from projections.servers import view_time
 from projections.views import Statement
 
@@ -60,12 +61,19 @@ _LATEST_DELETE = """(SELECT request_id FROM instance_actions WHERE server_id = %
     ORDER BY seq DESC LIMIT 1)"""
 
 
-def _start_action(message: EventMessage, action: str, project_id: str | None) -> Statement:
+_START_ACTION = """INSERT INTO instance_actions (server_id, request_id, action, project_id, user_id, start_time,
+        updated_at, message, seq)
+    VALUES (%(id)s, %(request_id)s, %(action)s, {project}, %(user_id)s, %(ts)s, %(ts)s, NULL, %(seq)s)
+    ON CONFLICT (server_id, request_id) DO NOTHING"""
+_SERVERS_PROJECT = "(SELECT project_id FROM instance_actions WHERE server_id = %(id)s AND action = 'create')"
+
+
+def _start_action(
+    message: EventMessage, action: str, project_id: str | None, project: str = "%(project_id)s"
+) -> Statement:
+    """`project` is the SQL of the action's project: the given `project_id`, or a subquery."""
     return Statement(
-        """INSERT INTO instance_actions (server_id, request_id, action, project_id, user_id, start_time, updated_at,
-                message, seq)
-            VALUES (%(id)s, %(request_id)s, %(action)s, %(project_id)s, %(user_id)s, %(ts)s, %(ts)s, NULL, %(seq)s)
-            ON CONFLICT (server_id, request_id) DO NOTHING""",
+        _START_ACTION.format(project=project),
         {
             "id": message.aggregate_id,
             "request_id": message.data["request_id"],
@@ -80,41 +88,55 @@ def _start_action(message: EventMessage, action: str, project_id: str | None) ->
 
 def _start_server_action(message: EventMessage, action: str) -> list[Statement]:
     """An action on an existing server, shown under the server's project (as the delete action is)."""
-    project = Statement(
-        """UPDATE instance_actions SET project_id = (SELECT project_id FROM instance_actions
-                WHERE server_id = %(id)s AND action = 'create')
-            WHERE server_id = %(id)s AND request_id = %(request_id)s""",
-        {"id": message.aggregate_id, "request_id": message.data["request_id"]},
-    )
-    return [_start_action(message, action, None), project]
+    return [_start_action(message, action, None, _SERVERS_PROJECT)]
 
 
 def _api_step(message: EventMessage, action: str, event: str) -> list[Statement]:
-    """An action the API completes at once (lock, unlock): one event, started and finished together."""
+    """An action the API completes at once (lock, unlock): one event, started and finished together.
+
+    The action starts at the event's time, so the step does not move its updated_at.
+    """
     return [
         *_start_server_action(message, action),
-        *_start_event(message, _REQUESTED, event, None, "CAST(%(ts)s AS TEXT)"),
-        *_finish_event(message, _REQUESTED, event, None),
+        *_start_event(message, _REQUESTED, event, None, "CAST(%(ts)s AS TEXT)", touch=False, finished=True),
     ]
 
 
-def _start_event(message: EventMessage, action: str, event: str, host: str | None, started: str) -> list[Statement]:
-    """An event of the action `action` (a subquery), started at `started` (its start_time, or %(ts)s)."""
+def _start_event(
+    message: EventMessage,
+    action: str,
+    event: str,
+    host: str | None,
+    started: str,
+    touch: bool = True,
+    finished: bool = False,
+) -> list[Statement]:
+    """An event of the action `action` (a subquery), started at `started` (its start_time, or %(ts)s).
+
+    `touch=False` when the action needs no new updated_at (a later statement of the same event touches it, or it
+    starts at this event's time); `finished` when the step also succeeded at this event's time. Both save
+    statements: a replay runs millions of them.
+    """
+    finish_columns, finish_values = (
+        (", finish_time, result", ", CAST(%(ts)s AS TEXT), 'Success'") if finished else ("", "")
+    )
     params = {"id": message.aggregate_id, "event": event, "host": host, "seq": message.notification_id}
     params |= {"ts": view_time(message.timestamp), "request_id": message.data.get("request_id")}
     insert = Statement(
-        f"""INSERT INTO instance_action_events (server_id, request_id, event, start_time, host, seq)
+        f"""INSERT INTO instance_action_events (server_id, request_id, event, start_time, host, seq{finish_columns})
             SELECT server_id, request_id, CAST(%(event)s AS TEXT), {started}, CAST(%(host)s AS TEXT),
-                CAST(%(seq)s AS BIGINT) FROM instance_actions
+                CAST(%(seq)s AS BIGINT){finish_values} FROM instance_actions
             WHERE server_id = %(id)s AND request_id = {action}
             ON CONFLICT (server_id, request_id, event) DO NOTHING""",
         params,
     )
-    return [insert, _touch(action, params)]
+    return [insert, _touch(action, params)] if touch else [insert]
 
 
-def _finish_event(message: EventMessage, action: str, event: str, error: tuple[str, str] | None) -> list[Statement]:
-    """Finish an event of `action`; `error` is (details, traceback) for a failed step."""
+def _finish_event(
+    message: EventMessage, action: str, event: str, error: tuple[str, str] | None, touch: bool = True
+) -> list[Statement]:
+    """Finish an event of `action`; `error` is (details, traceback) for a failed step; `touch` as in _start_event."""
     details, traceback = error or (None, None)
     params: dict[str, Any] = {
         "id": message.aggregate_id,
@@ -131,7 +153,7 @@ def _finish_event(message: EventMessage, action: str, event: str, error: tuple[s
             WHERE server_id = %(id)s AND request_id = {action} AND event = %(event)s""",
         params,
     )
-    statements = [finish, _touch(action, params)]
+    statements = [finish, _touch(action, params)] if touch else [finish]
     if error:
         statements.append(
             Statement(
@@ -147,6 +169,19 @@ def _touch(action: str, params: dict[str, Any]) -> Statement:
     return Statement(
         f"UPDATE instance_actions SET updated_at = %(ts)s WHERE server_id = %(id)s AND request_id = {action}", params
     )
+
+
+def _move_step(message: EventMessage) -> list[Statement]:
+    """A move saga's event (domain.migration): it may start an action, finish one step and start the next."""
+    data = message.data
+    statements = _start_server_action(message, data["action"]) if data["action"] else []
+    if data["finished"]:
+        error = tuple(data["error"]) if data["error"] else None
+        statements += _finish_event(message, _REQUESTED, data["finished"], error)  # type: ignore[arg-type]
+    if data["started"]:
+        host = data["host"] if data["step"] else None  # a conductor's step has no host
+        statements += _start_event(message, _REQUESTED, data["started"], host, "CAST(%(ts)s AS TEXT)")
+    return statements
 
 
 class InstanceActionsProjection:
@@ -168,6 +203,7 @@ class InstanceActionsProjection:
             "Server.Unlocked",
             "Server.StateReset",
         }
+        | MOVE_EVENT_TYPES
     )
 
     def statements(self, message: EventMessage) -> list[Statement]:
@@ -177,8 +213,7 @@ class InstanceActionsProjection:
                 return [_start_action(message, "create", data["project_id"])]
             case "Server.Scheduled":
                 return [
-                    *_start_event(message, _CREATE_ACTION, SCHEDULE, None, "start_time"),
-                    *_finish_event(message, _CREATE_ACTION, SCHEDULE, None),
+                    *_start_event(message, _CREATE_ACTION, SCHEDULE, None, "start_time", touch=False, finished=True),
                     *_start_event(message, _CREATE_ACTION, BUILD, data["host"], "CAST(%(ts)s AS TEXT)"),
                 ]
             case "Server.SchedulingFailed":
@@ -193,7 +228,8 @@ class InstanceActionsProjection:
             case "Server.DeletionStarted":
                 statements = _start_server_action(message, "delete")
                 if data["host"] is not None:
-                    statements += _start_event(message, _LATEST_DELETE, TERMINATE, data["host"], "CAST(%(ts)s AS TEXT)")
+                    started = "CAST(%(ts)s AS TEXT)"  # as the delete action itself: no touch
+                    statements += _start_event(message, _LATEST_DELETE, TERMINATE, data["host"], started, touch=False)
                 return statements
             case "Server.Deleted":
                 if data["host"] is None:
@@ -216,4 +252,6 @@ class InstanceActionsProjection:
                 return _api_step(message, "unlock", API_UNLOCK)
             case "Server.StateReset":
                 return _start_server_action(message, "resetState")
+            case move if move in MOVE_EVENT_TYPES:
+                return _move_step(message)
         return []

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from chronova.messages import EventMessage
-from domain.server import default_hostname
+from domain.server import REBUILD_CHANGES, default_hostname
+from projections.migrations import MOVE_EVENT_TYPES, server_columns
 from projections.views import Statement
 
 DDL = (
@@ -68,15 +70,26 @@ _INSERT = """INSERT INTO servers (id, project_id, user_id, name, vm_state, task_
 _UPDATE = "UPDATE servers SET {columns}, updated_at = %(ts)s, version = %(version)s WHERE id = %(id)s"
 
 
+_VIEW_TIME_WIDTH = len("2000-01-01T00:00:00.000000+00:00")
+
+
+@lru_cache(maxsize=64)  # one event's statements ask for its time several times
 def view_time(iso: str) -> str:
     """One fixed-width UTC form (microseconds, +00:00) for every stored time, so text order is time order."""
+    if len(iso) == _VIEW_TIME_WIDTH and iso[10] == "T" and iso.endswith("+00:00"):
+        return iso  # already that form, as most stored times are: a replay meets millions of them
     return datetime.fromisoformat(iso).astimezone(UTC).isoformat(timespec="microseconds")
 
 
+@lru_cache(maxsize=256)
+def _update_sql(names: tuple[str, ...]) -> str:
+    """Each event type updates the same columns every time: its statement is built once."""
+    return _UPDATE.format(columns=", ".join(f"{name} = %({name})s" for name in names))
+
+
 def _update(message: EventMessage, **columns: object) -> Statement:
-    assignments = ", ".join(f"{name} = %({name})s" for name in columns)
     params = {**columns, "ts": view_time(message.timestamp), "version": message.version, "id": message.aggregate_id}
-    return Statement(_UPDATE.format(columns=assignments), params)
+    return Statement(_update_sql(tuple(columns)), params)
 
 
 def _fault(message: EventMessage) -> str:
@@ -133,6 +146,16 @@ def _boot_options(message: EventMessage) -> list[Statement]:
     return [row, *_tag_rows(message.aggregate_id, data["tags"])]
 
 
+def _rebuild_columns(args: dict[str, Any]) -> dict[str, Any]:
+    """What a rebuild request changes on the server (domain.server.REBUILD_CHANGES), as view columns."""
+    changes = args.get("changes", {})
+    return {
+        name: json.dumps(value) if name in ("metadata", "image_properties") else value
+        for name, value in changes.items()
+        if name in REBUILD_CHANGES
+    }
+
+
 class ServersProjection:
     name = "servers"
     ddl = DDL
@@ -155,7 +178,9 @@ class ServersProjection:
             "Server.Locked",
             "Server.Unlocked",
             "Server.StateReset",
+            "Server.PowerStateSynced",
         }
+        | MOVE_EVENT_TYPES
     )
 
     def statements(self, message: EventMessage) -> list[Statement]:
@@ -185,9 +210,12 @@ class ServersProjection:
             case "Server.TagsReplaced":
                 return [_update(message, tags=json.dumps(data["tags"])), *_tag_rows(message.aggregate_id, data["tags"])]
             case "Server.ActionRequested":
-                return [_update(message, task_state=data["task_state"])]
+                return [_update(message, task_state=data["task_state"], **_rebuild_columns(data["args"]))]
             case "Server.ActionCompleted":
-                return [_update(message, vm_state=data["vm_state"], task_state=None, power_state=data["power_state"])]
+                # A shelve-offloaded server has left its host (domain.server).
+                offloaded = {"host": None} if data["vm_state"] == "shelved_offloaded" else {}
+                state = {"vm_state": data["vm_state"], "power_state": data["power_state"]}
+                return [_update(message, **state, task_state=None, **offloaded)]
             case "Server.ActionFailed":
                 state = {"vm_state": data["vm_state"], "power_state": data["power_state"]}
                 return [_update(message, **state, task_state=None, fault=_fault(message))]
@@ -197,4 +225,9 @@ class ServersProjection:
                 return [_update(message, locked_by=None, locked_reason=None)]
             case "Server.StateReset":
                 return [_update(message, vm_state=data["vm_state"], task_state=None)]
+            case "Server.PowerStateSynced":
+                return [_update(message, vm_state=data["vm_state"], power_state=data["power_state"])]
+            case move if move in MOVE_EVENT_TYPES:
+                columns = server_columns(message)
+                return [_update(message, **columns)] if columns else []
         return []

@@ -457,7 +457,7 @@ def test_reset_state_is_for_admins_and_other_projects_servers_are_not_found(api:
     ("body", "message"),
     [
         ({"frobnicate": {}}, "There is no such action: frobnicate"),
-        ({"resize": {"flavorRef": "1"}}, "There is no such action: resize"),
+        ({"os-teleport": {"host": "moon"}}, "There is no such action: os-teleport"),
         ({}, "Malformed request body"),
         ({"pause": None, "unpause": None}, "Malformed request body"),
         ([{"pause": None}], "Malformed request body"),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from falcon.testing import TestClient
 
+from chronova import host_aggregates
 from chronova.cloud import Cloud
 from domain.commands import CreateServer, RequestContext
 from domain.errors import InvalidReference
@@ -178,6 +179,7 @@ def test_zone_host_and_node_are_for_admins(
     forced = server_body(availability_zone="nova:compute1")
     member = refused_without_trace(cloud, lambda: post(client, forced, {**LATEST, **DEMO}))
     unknown_host = refused_without_trace(cloud, lambda: post(client, server_body(availability_zone="nova:nowhere")))
+    host_aggregates.create(cloud, "rack1", "az1")  # a zone must exist to be asked for
     zone_only = post(client, server_body(availability_zone="az1"), {**LATEST, **DEMO})
     catch_up()
 
@@ -541,6 +543,7 @@ def test_tag_refusals(client: TestClient, cloud: Cloud, catch_up: CatchUp, boot:
 @pytest.fixture
 def fleet(client: TestClient, cloud: Cloud, catch_up: CatchUp, boot: Boot, flavor_id: str) -> dict[str, str]:
     """Four DEMO servers (one active, one failed, two building) and one of OTHER's."""
+    host_aggregates.create(cloud, "rack2", "az2")  # a zone must exist to be asked for
     ids = {
         "web-1": boot(name="web-1", headers=DEMO, tags=["web", "prod"])["id"],
         "web-2": boot(name="web-2", headers=DEMO, tags=["web"])["id"],
