@@ -22,7 +22,9 @@ from projections.identity import IdentityProjection
 from projections.images import ImagesProjection
 from projections.instance_actions import InstanceActionsProjection
 from projections.keypairs import KeypairsProjection
+from projections.migrations import MigrationsProjection
 from projections.quotas import QuotasProjection
+from projections.scheduling import SchedulingProjection
 from projections.server_groups import ServerGroupsProjection
 from projections.servers import ServersProjection
 from projections.views import Statement, ViewStore
@@ -49,6 +51,8 @@ ALL_PROJECTIONS: tuple[Projection, ...] = (
     QuotasProjection(),
     HostAggregatesProjection(),
     ServerGroupsProjection(),
+    MigrationsProjection(),
+    SchedulingProjection(),
 )
 ALL_DDL = tuple(statement for projection in ALL_PROJECTIONS for statement in projection.ddl)
 

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
@@ -20,6 +21,12 @@ from eventsourcing.postgres import PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 _NAMED_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+@lru_cache(maxsize=1024)
+def sqlite_sql(sql: str) -> str:
+    """A statement in SQLite's parameter style (also used by the replay's in-memory fold)."""
+    return _NAMED_PARAM.sub(r":\1", sql).replace("%%", "%")
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class PostgresViewStore(_ViewStore, PostgresTrackingRecorder):
 
 class SQLiteViewStore(_ViewStore, SQLiteTrackingRecorder):
     def _sql(self, sql: str) -> str:
-        return _NAMED_PARAM.sub(r":\1", sql).replace("%%", "%")
+        return sqlite_sql(sql)
 
 
 ViewStore = PostgresViewStore | SQLiteViewStore

@@ -1,0 +1,1 @@
+"""`chronova audit`: reading the event store as the story of the cloud."""
