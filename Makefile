@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RUN_DEBS := libvirt-dev pkg-config
-TEST_DEBS := $(RUN_DEBS) libvirt-daemon-system
+# A real guest (tests/integration/test_real_guests.py): qemu under libvirtd, a kernel and busybox to boot.
+TEST_DEBS := $(RUN_DEBS) libvirt-daemon-system qemu-system-x86 busybox-static linux-image-cloud-amd64
 
 .PHONY: run test lint bench run-debs test-debs postgres clean
 
@@ -28,6 +29,12 @@ bench-api: run-debs $(INSTALLED) postgres
 
 bench-scheduler: run-debs $(INSTALLED)
 	$(PY) bench/scheduler.py
+
+bench-replay: run-debs $(INSTALLED) postgres
+	$(PY) bench/replay.py
+
+bench-actions: run-debs $(INSTALLED) postgres
+	$(PY) bench/actions.py
 
 run-debs:
 	@$(call install_debs,$(RUN_DEBS))

@@ -30,14 +30,25 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-from boot import Processes, admin_token, api_up, free_port, percentile, scratch_database, simulated_cloud, wait_until
+from boot import (
+    ADMIN_PROJECT,
+    Processes,
+    admin_token,
+    api_up,
+    free_port,
+    lift_admin_quota,
+    percentile,
+    scratch_database,
+    simulated_cloud,
+    wait_until,
+)
 
 from chronova.cloud import Cloud
 from chronova.config import Settings
 from chronova.seed import SEED_IMAGE_ID
 from chronova.servers import create_servers
 from domain.commands import CreateServer, RequestContext
-from domain.identity import project_aggregate_id, user_aggregate_id
+from domain.identity import user_aggregate_id
 from projections.runner import ALL_DDL, projector
 from projections.views import open_view_store
 
@@ -46,7 +57,6 @@ LIMIT = 1000
 DEEP_PAGE = 50
 WARM_UP = 3
 GETS = 50
-ADMIN_PROJECT = project_aggregate_id("admin").hex
 ADMIN_USER = user_aggregate_id("admin").hex
 
 
@@ -166,33 +176,6 @@ def concurrent_posts(url: str, headers: dict[str, str], total: int, clients: int
     for thread in threads:
         thread.join()
     return Timings(latencies), time.perf_counter() - started, failures
-
-
-def lift_admin_quota(url: str, headers: dict[str, str]) -> str:
-    """The admin project holds far more servers than Nova's default quota (10 instances) allows.
-
-    Quota checks read the quota view, so the new limits count only once it is
-    projected: wait for GET to show them, as a careful client would.
-    """
-    address = urlsplit(url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-    path = f"/v2.1/os-quota-sets/{ADMIN_PROJECT}"
-
-    def call(method: str, body: str | None = None) -> tuple[int, bytes]:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-
-    unlimited = {"instances": -1, "cores": -1, "ram": -1}
-    status, answer = call("PUT", json.dumps({"quota_set": unlimited}))
-    if status == 404:
-        return "no os-quota-sets endpoint: no quota to lift"
-    if status != 200:
-        raise SystemExit(f"bench: PUT os-quota-sets answered {status}: {answer[:200]!r}")
-    started = time.perf_counter()
-    wait_until(lambda: unlimited.items() <= json.loads(call("GET")[1])["quota_set"].items(), 30, "the new quota")
-    connection.close()
-    return f"admin project quota set to unlimited, visible after {(time.perf_counter() - started) * 1000:.0f} ms"
 
 
 def deep_marker(database_url: str, page: int) -> str:

@@ -27,7 +27,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("chronova")
 
 HTTP_COMPONENTS = ("api", "command-api", "query-api")
-COMPONENTS = ("run", "init", *HTTP_COMPONENTS, "relay", "scheduler", "conductor", "projections", "agent", "host-key")
+COMPONENTS = (
+    "run",
+    "init",
+    *HTTP_COMPONENTS,
+    "relay",
+    "scheduler",
+    "conductor",
+    "projections",
+    "sealer",
+    "agent",
+    "host-key",
+)
 
 
 def supervise(name: str, component: Component, stop: threading.Event) -> None:
@@ -138,11 +149,12 @@ def _components(command: str, settings: Settings) -> tuple[Wiring | None, list[t
         "scheduler": lambda: [("scheduler", wiring.scheduler())],
         "conductor": lambda: [("conductor", c) for c in wiring.conductor()],
         "projections": lambda: [("projections", wiring.projections())],
+        "sealer": lambda: [("sealer", wiring.sealer())],
         **{http: list for http in HTTP_COMPONENTS},
         "init": lambda: [],
     }
     if command == "run":
-        named = [("projections", wiring.projections())]
+        named = [("projections", wiring.projections()), ("sealer", wiring.sealer())]
         named += [("relay", wiring.relay()), ("scheduler", wiring.scheduler())]
         named += [("conductor", c) for c in wiring.conductor()]
         named += [("agent", c) for c in agent_components(settings, wiring.transport)]
@@ -194,8 +206,17 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if list(argv[:1]) == ["audit"]:
+        from chronova.audit.cli import main as audit_main
+
+        return audit_main(argv[1:])
+    if list(argv[:1]) == ["billing"]:
+        from chronova.billing.cli import main as billing_main
+
+        return billing_main(argv[1:])
     try:
-        command, settings = _parse(sys.argv[1:] if argv is None else argv)
+        command, settings = _parse(argv)
     except ConfigError as e:
         print(f"chronova: error: {e}", file=sys.stderr)
         return 2

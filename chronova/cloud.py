@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from chronova import flavors, servers
+from chronova.aggregate_snapshots import HostSnapshots
 from domain.commands import CreateFlavor, CreateServer, RequestContext
 from domain.errors import NotFound
 from domain.flavor import Flavor, flavor_aggregate_id
@@ -46,8 +47,8 @@ class Doorbell:
                 event.set()
 
 
-class Cloud(Application[UUID]):
-    """All of Chronova's aggregates in one store with one notification log."""
+class Cloud(HostSnapshots, Application[UUID]):
+    """All of Chronova's aggregates in one store with one notification log (hosts snapshotted)."""
 
     name = "Chronova"
 

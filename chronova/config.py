@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from psycopg.conninfo import make_conninfo
 
 from chronova.host_keys import derive_host_key
+from chronova.scheduler_config import (
+    HostPlacementOptions,
+    SchedulerConfigError,
+    host_placement_from_env,
+    scheduler_policy_from_env,
+)
+from domain.scheduling import SchedulerPolicy
 
 
 class ConfigError(Exception):
@@ -36,6 +43,23 @@ class Settings:
     host_memory_mb: int = 0
     host_disk_gb: int = 1024
     heartbeat_interval: float = 10.0
+    # Filters, weighers and retries (chronova/scheduler_config.py lists the variables).
+    scheduler: SchedulerPolicy = field(default_factory=SchedulerPolicy)
+    # Allocation ratios, reservations and traits of the hosts an agent serves.
+    host_placement: HostPlacementOptions = field(default_factory=HostPlacementOptions)
+    # Nova's sync_power_state_interval: how often agents report their domains' power states; 0 or less: never.
+    power_sync_interval: float = 600.0
+    # Nova's shutdown_timeout and libvirt.wait_soft_reboot_seconds: how long a guest may take to shut down
+    # when stopped or soft rebooted before its domain is destroyed.
+    shutdown_timeout: float = 60.0
+    soft_reboot_timeout: float = 120.0
+    # Real guests (agents.images): where an agent finds the image and identity APIs, the service user it logs in
+    # as (empty: no image is fetched, domains boot nothing), and Nova's instances_path for kernels and consoles.
+    agent_api_url: str = ""
+    agent_username: str = ""
+    agent_password: str = ""
+    agent_project: str = "admin"
+    instances_path: str = ""
     # Nova's service_down_time: a host silent this long is marked down.
     service_down_time: float = 60.0
     # How long a simulated guest takes to boot before the agent reports it ACTIVE.
@@ -44,8 +68,19 @@ class Settings:
     console_output_timeout: float = 10.0
     # How long a server action's 202 waits for the servers view to show its task (Nova's clients poll at once).
     action_view_timeout: float = 3.0
+    # Nova's allow_resize_to_same_host: whether a resize may stay on the server's host (chronova.moves).
+    allow_resize_to_same_host: bool = False
+    # Nova's reclaim_instance_interval: above 0, DELETE only soft deletes, and soft-deleted servers older than
+    # this many seconds are deleted by the reclaimer (chronova.reclaimer).
+    reclaim_instance_interval: float = 0.0
+    # Nova's shelved_offload_time: 0 offloads a shelved server at once, -1 never, else after this many seconds.
+    shelved_offload_time: float = 0.0
+    # How often the reclaimer looks for servers to reclaim or offload (Nova runs these periodic tasks every minute).
+    reclaimer_interval: float = 60.0
     api_host: str = "127.0.0.1"
     api_port: int = 8774
+    # Where `chronova billing run` serves os-simple-tenant-usage and the usage export.
+    billing_port: int = 8779
     # Where uploaded image files live; empty: `images` beside the embedded store, or ./data/images.
     image_dir: str = ""
     # Passwords of the seeded `admin` and `demo` users; empty: generated and printed once, at seeding.
@@ -73,6 +108,10 @@ class Settings:
     def data_dir(self) -> Path:
         """`sqlite:///data` is ./data, `sqlite:////var/lib/chronova` is absolute."""
         return Path(self.database_url.removeprefix("sqlite:///") or "data").resolve()
+
+    def guest_instances_path(self) -> Path:
+        base = self.data_dir() if self.is_embedded_store else Path("data").resolve()
+        return Path(self.instances_path).resolve() if self.instances_path else base / "instances"
 
     def images_dir(self) -> Path:
         base = self.data_dir() if self.is_embedded_store else Path("data").resolve()
@@ -166,7 +205,13 @@ class Settings:
                 raise ConfigError(f"{key}: expected a number, got {raw!r}") from None
 
         hosts = tuple(h.strip() for h in env.get("CHRONOVA_HOSTS", ",".join(defaults.hosts)).split(",") if h.strip())
+        try:
+            scheduler, host_placement = scheduler_policy_from_env(env), host_placement_from_env(env)
+        except SchedulerConfigError as e:
+            raise ConfigError(str(e)) from None
         return cls(
+            scheduler=scheduler,
+            host_placement=host_placement,
             database_url=env.get("CHRONOVA_DATABASE_URL", defaults.database_url),
             kafka_bootstrap=env.get("CHRONOVA_KAFKA", defaults.kafka_bootstrap),
             kafka_partitions=int(number("CHRONOVA_KAFKA_PARTITIONS", defaults.kafka_partitions, int)),
@@ -176,12 +221,27 @@ class Settings:
             host_memory_mb=int(number("CHRONOVA_HOST_MEMORY_MB", defaults.host_memory_mb, int)),
             host_disk_gb=int(number("CHRONOVA_HOST_DISK_GB", defaults.host_disk_gb, int)),
             heartbeat_interval=number("CHRONOVA_HEARTBEAT_INTERVAL", defaults.heartbeat_interval, float),
+            power_sync_interval=number("CHRONOVA_POWER_SYNC_INTERVAL", defaults.power_sync_interval, float),
+            shutdown_timeout=number("CHRONOVA_SHUTDOWN_TIMEOUT", defaults.shutdown_timeout, float),
+            soft_reboot_timeout=number("CHRONOVA_SOFT_REBOOT_TIMEOUT", defaults.soft_reboot_timeout, float),
+            agent_api_url=env.get("CHRONOVA_AGENT_API_URL", ""),
+            agent_username=env.get("CHRONOVA_AGENT_USERNAME", ""),
+            agent_password=env.get("CHRONOVA_AGENT_PASSWORD", ""),
+            agent_project=env.get("CHRONOVA_AGENT_PROJECT", defaults.agent_project),
+            instances_path=env.get("CHRONOVA_INSTANCES_PATH", ""),
             service_down_time=number("CHRONOVA_SERVICE_DOWN_TIME", defaults.service_down_time, float),
             simulated_boot_seconds=number("CHRONOVA_SIMULATED_BOOT_SECONDS", defaults.simulated_boot_seconds, float),
             console_output_timeout=number("CHRONOVA_CONSOLE_OUTPUT_TIMEOUT", defaults.console_output_timeout, float),
             action_view_timeout=number("CHRONOVA_ACTION_VIEW_TIMEOUT", defaults.action_view_timeout, float),
+            allow_resize_to_same_host=env.get("CHRONOVA_ALLOW_RESIZE_TO_SAME_HOST", "").lower() in ("1", "true", "yes"),
+            reclaim_instance_interval=number(
+                "CHRONOVA_RECLAIM_INSTANCE_INTERVAL", defaults.reclaim_instance_interval, float
+            ),
+            shelved_offload_time=number("CHRONOVA_SHELVED_OFFLOAD_TIME", defaults.shelved_offload_time, float),
+            reclaimer_interval=number("CHRONOVA_RECLAIMER_INTERVAL", defaults.reclaimer_interval, float),
             api_host=env.get("CHRONOVA_API_HOST", defaults.api_host),
             api_port=int(number("CHRONOVA_API_PORT", defaults.api_port, int)),
+            billing_port=int(number("CHRONOVA_BILLING_PORT", defaults.billing_port, int)),
             image_dir=env.get("CHRONOVA_IMAGE_DIR", ""),
             admin_password=env.get("CHRONOVA_ADMIN_PASSWORD", ""),
             demo_password=env.get("CHRONOVA_DEMO_PASSWORD", ""),

@@ -23,7 +23,7 @@ from chronova.config import Settings
 from chronova.identity.auth import Authenticator, authenticator_for
 from chronova.identity.tokens import InvalidToken
 from domain.commands import RequestContext
-from domain.errors import AlreadyExists, Forbidden, InvalidReference, InvalidState, NotFound
+from domain.errors import AlreadyExists, Forbidden, InvalidReference, InvalidState, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,14 @@ _DEFAULT_MESSAGES = {
     405: "The method is not allowed for the requested URL.",
     413: "Request is too large.",
 }
-_DOMAIN_STATUS = {NotFound: 404, InvalidReference: 400, AlreadyExists: 409, InvalidState: 409, Forbidden: 403}
+_DOMAIN_STATUS = {
+    NotFound: 404,
+    InvalidReference: 400,
+    AlreadyExists: 409,
+    InvalidState: 409,
+    Forbidden: 403,
+    NotSupported: 501,
+}
 _VERSION_FORMAT = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chronova.bus import Consumer, Publisher, Record
 from chronova.bus.loop import consume
@@ -25,6 +26,9 @@ from chronova.messages import (
     events_topic,
 )
 from chronova.relay import Relay
+
+if TYPE_CHECKING:
+    from agents.images import GuestImages
 
 Component = Callable[[threading.Event], None]
 
@@ -104,6 +108,13 @@ class Wiring:
         runner = projector(self.cloud, views)
         return lambda stop: self._following(runner.run, stop)
 
+    def sealer(self) -> Component:
+        """Tamper evidence: seals each stored event (chronova.audit.integrity)."""
+        from chronova.audit.integrity import Sealer
+
+        sealer = Sealer(self.cloud)
+        return lambda stop: self._following(sealer.run, stop)
+
     def _following(self, run: Callable[[LogFollower, threading.Event], None], stop: threading.Event) -> None:
         """Each (re)start follows the log with a fresh LISTEN connection, closed on the way out."""
         follower = LogFollower(self.cloud, self.settings)
@@ -115,18 +126,40 @@ class Wiring:
     def scheduler(self) -> Component:
         from chronova.scheduler import Scheduler
 
-        scheduler = Scheduler(self.cloud)
+        scheduler = Scheduler(self.cloud, self.settings.scheduler)
         return self._consumer("scheduler", [SERVER_EVENTS_TOPIC], scheduler.handle, scheduler.flush)
 
     def conductor(self) -> list[Component]:
-        """Two loops: reports into events, and silent hosts marked down."""
+        """Two loops: reports into events, and silent hosts marked down; a third reclaims parked servers."""
         from chronova.conductor import Conductor
         from chronova.host_keys import HostKeys
+        from chronova.images.store import FileStore
         from chronova.liveness import HostLiveness
 
         liveness = HostLiveness(self.cloud, down_after=self.settings.service_down_time)
-        conductor = Conductor(self.cloud, liveness, HostKeys(self.settings.cloud_secret()))
-        return [self._consumer("conductor", [REPORTS_TOPIC], conductor.handle, conductor.flush), liveness.run]
+        files = FileStore(self.settings.images_dir())
+        conductor = Conductor(
+            self.cloud,
+            liveness,
+            HostKeys(self.settings.cloud_secret()),
+            image_files=files,
+            max_attempts=self.settings.scheduler.max_attempts,
+        )
+        components = [self._consumer("conductor", [REPORTS_TOPIC], conductor.handle, conductor.flush), liveness.run]
+        if self.settings.reclaim_instance_interval > 0 or self.settings.shelved_offload_time > 0:
+            components.append(self._reclaimer())
+        return components
+
+    def _reclaimer(self) -> Component:
+        """Nova's periodic reclaim of soft-deleted servers and offload of shelved ones."""
+        from chronova.reclaimer import Reclaimer
+        from projections.runner import ALL_DDL
+        from projections.views import open_view_store
+
+        settings = self.settings
+        views = open_view_store(self.cloud.factory, ALL_DDL)
+        reclaimer = Reclaimer(self.cloud, views, settings.reclaim_instance_interval, settings.shelved_offload_time)
+        return lambda stop: reclaimer.run(settings.reclaimer_interval, stop)
 
     def _consumer(
         self, name: str, topics: list[str], handle: Callable[[Record], None], after_batch: Callable[[], None]
@@ -136,10 +169,22 @@ class Wiring:
         return lambda stop: consume(consumer, handle, dead_letters, name, stop, after_batch)
 
 
+def guest_images(settings: Settings) -> GuestImages | None:
+    """Where an agent fetches what real guests boot from; None without service credentials."""
+    from agents.images import GuestImages
+
+    if not settings.agent_username:
+        return None
+    api_url = settings.agent_api_url or f"http://{settings.api_host}:{settings.api_port}"
+    credentials = (settings.agent_username, settings.agent_password, settings.agent_project)
+    return GuestImages(api_url, *credentials, instances_path=settings.guest_instances_path())
+
+
 def agent_components(settings: Settings, transport: Transport | None = None) -> list[Component]:
     """The compute agent: no store, only the bus and libvirt (ARCHITECTURE.md invariant 5)."""
     from agents.compute import ComputeAgent
     from agents.libvirt_driver import LibvirtHypervisor
+    from agents.power_sync import PowerStateSync
 
     keys = settings.agent_keys()  # before touching Kafka or libvirt: a missing key is a settings error
     transport = transport or Transport(settings)
@@ -150,6 +195,9 @@ def agent_components(settings: Settings, transport: Transport | None = None) -> 
             vcpus=settings.host_vcpus,
             memory_mb=settings.host_memory_mb,
             disk_gb=settings.host_disk_gb,
+            shutdown_timeout=settings.shutdown_timeout,
+            soft_reboot_timeout=settings.soft_reboot_timeout,
+            placement=settings.host_placement,
         )
         for host in settings.hosts
     }
@@ -164,10 +212,15 @@ def agent_components(settings: Settings, transport: Transport | None = None) -> 
         results=transport.publisher(f"chronova-{name}"),
         heartbeats=transport.publisher(f"chronova-{name}-heartbeats"),
         boot_seconds=settings.simulated_boot_seconds,
+        images=guest_images(settings),
     )
     consumer = transport.consumer([SERVER_EVENTS_TOPIC, CONSOLE_REQUESTS_TOPIC], f"chronova-{name}")
     dead_letters = transport.publisher(f"chronova-{name}-deadletters")
-    return [
+    components: list[Component] = [
         lambda stop: consume(consumer, agent.handle, dead_letters, name, stop, agent.flush),
         lambda stop: agent.run_heartbeats(settings.heartbeat_interval, stop),
     ]
+    if settings.power_sync_interval > 0:
+        power_sync = PowerStateSync(hypervisors, keys, transport.publisher(f"chronova-{name}-power-sync"))
+        components.append(lambda stop: power_sync.run(settings.power_sync_interval, stop))
+    return components

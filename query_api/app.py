@@ -22,7 +22,9 @@ from query_api import (
     host_aggregates,
     hypervisors,
     keypairs,
+    migrations,
     quotas,
+    scheduling,
     server_groups,
     servers,
     services,
@@ -105,4 +107,6 @@ def create_app(cloud: Cloud, views: ViewStore, settings: Settings) -> falcon.App
     for area in (services, host_aggregates, server_groups):
         area.add_routes(app, views, read_your_writes)
     quotas.add_routes(app, views)
+    scheduling.add_routes(app, views)
+    migrations.add_routes(app, views)
     return app

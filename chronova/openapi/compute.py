@@ -42,6 +42,44 @@ def _server_action() -> JsonSchema:
         envelope("lock", lock),
         envelope("os-resetState", derived(module, "_RESET_STATE")),
         envelope("os-getConsoleOutput", derived(module, "_CONSOLE_OUTPUT")),
+        *_lifecycle_actions(),
+        *_move_actions(),
+    )
+
+
+def _move_actions() -> tuple[JsonSchema, ...]:
+    """command_api/move_actions.py: resize an object, migrate null or (2.56+) a host, os-migrateLive and
+    evacuate an object per microversion; confirmResize and revertResize any value."""
+    module = "command_api.move_actions"
+    return (
+        envelope("resize", derived(module, "_ResizeSchema")),
+        envelope("migrate", {**derived(module, "_MigrateSchemaV256"), "nullable": True}),
+        *(
+            envelope("os-migrateLive", derived(module, name))
+            for name in ("_LiveMigrateSchemaV225", "_LiveMigrateSchemaV230", "_LiveMigrateSchema")
+        ),
+        *(
+            envelope("evacuate", derived(module, name))
+            for name in ("_EvacuateSchemaV214", "_EvacuateSchemaV229", "_EvacuateSchema")
+        ),
+        envelope("confirmResize", {}),
+        envelope("revertResize", {}),
+    )
+
+
+def _lifecycle_actions() -> tuple[JsonSchema, ...]:
+    """command_api/lifecycle_actions.py: rebuild (personality before 2.57), rescue and unshelve take null or
+    an object, createImage and changePassword an object; the others any value."""
+    module = "command_api.lifecycle_actions"
+    any_value = ("shelve", "shelveOffload", "unrescue", "restore", "forceDelete")
+    return (
+        envelope("rebuild", derived(module, "_REBUILD")),
+        envelope("rebuild", derived(module, "_REBUILD_V256")),
+        envelope("rescue", {**derived(module, "_RESCUE"), "nullable": True}),
+        envelope("unshelve", {**derived(module, "_UNSHELVE"), "nullable": True}),
+        envelope("createImage", derived(module, "_CREATE_IMAGE")),
+        envelope("changePassword", derived(module, "_CHANGE_PASSWORD")),
+        *(envelope(name, {}) for name in any_value),
     )
 
 
@@ -170,10 +208,13 @@ COMPUTE: dict[str, dict[str, Op]] = {
     f"{P}/servers/{{server_id}}/action": {
         "post": Op(
             "Act on a server: reboot, os-stop, os-start, pause, unpause, suspend, resume, lock, unlock, "
-            "os-resetState (admins); 200 with the text for os-getConsoleOutput",
+            "os-resetState (admins); 200 with the text for os-getConsoleOutput; rebuild (202 with the server), "
+            "shelve, shelveOffload, unshelve, rescue (200 with adminPass), unrescue, createImage (202: a Location "
+            "header before 2.45, the image_id from it), changePassword (409 or 501: no driver here can set one), "
+            "restore and forceDelete (soft delete, reclaim_instance_interval)",
             (200, 202),
             body=_server_action,
-            errors=_WRITE,
+            errors=(*_WRITE, 501),
         ),
     },
     f"{P}/servers/{{server_id}}/metadata": {
@@ -196,8 +237,20 @@ COMPUTE: dict[str, dict[str, Op]] = {
         "put": Op("Add a tag (2.26+); no body", (201, 204), errors=_WRITE),
         "delete": Op("Remove a tag (2.26+)", 204, errors=_WRITE),
     },
+    f"{P}/servers/{{server_id}}/scheduling": readable("Show the audit of a server's placement decisions (admin)"),
     f"{P}/servers/{{server_id}}/os-instance-actions": readable("List a server's actions", query=_instance_actions),
     f"{P}/servers/{{server_id}}/os-instance-actions/{{request_id}}": readable("Show an action and its events"),
+    f"{P}/servers/{{server_id}}/migrations": readable("List a server's live migrations in progress (2.23+, admin)"),
+    f"{P}/os-migrations": readable(
+        "List migrations (admin)",
+        query=(
+            *(q_string(name) for name in ("host", "status", "instance_uuid", "migration_type", "source_compute")),
+            q_string("user_id"),
+            q_string("project_id"),
+            q_integer("limit"),
+        ),
+        errors=_ADMIN,
+    ),
     # flavors
     f"{P}/flavors": {
         **readable("List flavors", query=_flavor_list),

@@ -87,6 +87,7 @@ _MESSAGES = {
     409: "Conflicts with the current state",
     413: "Body too large",
     415: "Unsupported media type",
+    501: "Not implemented by this deployment's drivers",
 }
 
 

@@ -79,6 +79,11 @@ _CUSTOM: dict[str, Callable[[Any], JsonSchema]] = {
     "command_api.fields.WordBoolean": lambda f: {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": _WORDS}]},
     "command_api.fields.Name": lambda f: {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _NAME_PATTERN},
     "command_api.fields.Reference": _reference,
+    "command_api.move_actions._StrictBoolean": lambda f: (
+        {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["auto"]}]}
+        if f.metadata.get("auto")
+        else {"type": "boolean"}
+    ),
     "command_api.fields.ImageRef": lambda f: {
         "anyOf": [_uuid(), {"type": "string", "enum": [""]}, {"type": "string", "format": "uri"}]
     },

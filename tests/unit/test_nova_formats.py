@@ -261,6 +261,7 @@ def test_availability_zone_is_the_hosts_once_placed(
     send(client, "POST", f"os-aggregates/{zoned['aggregate']['id']}/action", {"add_host": {"host": "compute2"}}, "2.81")
     in_zone = boot("in-zone", headers=DEMO)["id"]
     place(cloud, in_zone, "compute2", spawned=False)
+    send(client, "POST", "os-aggregates", {"aggregate": {"name": "rack1", "availability_zone": "az1"}}, "2.81")
     asked = boot("asked", headers=DEMO, availability_zone="az1")["id"]
     catch_up()
 
