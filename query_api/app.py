@@ -106,7 +106,7 @@ def create_app(cloud: Cloud, views: ViewStore, settings: Settings) -> falcon.App
     keypairs.add_routes(app, views, read_your_writes)
     for area in (services, host_aggregates, server_groups):
         area.add_routes(app, views, read_your_writes)
-    quotas.add_routes(app, views)
+    quotas.add_routes(app, views, read_your_writes)
     scheduling.add_routes(app, views)
     migrations.add_routes(app, views)
     return app

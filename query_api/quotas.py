@@ -10,7 +10,7 @@ files everywhere. The same lists say which keys an update may carry.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 
@@ -24,6 +24,9 @@ from domain.quota import (
 from projections.quotas import class_limits, default_limits, project_limits, project_usage
 from projections.views import ViewStore
 from query_api.keypairs import known_params_only
+
+if TYPE_CHECKING:
+    from query_api.app import ReadYourWrites
 
 Version = tuple[int, int]
 # Limit names in GET /limits, per quota resource.
@@ -114,11 +117,13 @@ def _readable_project(req: falcon.Request, project_id: str, action: str) -> None
 
 
 class QuotaSetResource:
-    def __init__(self, views: ViewStore) -> None:
+    def __init__(self, views: ViewStore, read_your_writes: ReadYourWrites) -> None:
         self._views = views
+        self._read_your_writes = read_your_writes
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         """`?user_id=` shows the same: per-user quotas are never set, so a user's are the project's."""
+        self._read_your_writes.caught_up("quotas")
         _readable_project(req, project_id, "show")
         known_params_only(req, frozenset({"user_id"}))
         limits = project_limits(self._views, project_id)
@@ -128,10 +133,12 @@ class QuotaSetResource:
 
 
 class QuotaSetDetailResource:
-    def __init__(self, views: ViewStore) -> None:
+    def __init__(self, views: ViewStore, read_your_writes: ReadYourWrites) -> None:
         self._views = views
+        self._read_your_writes = read_your_writes
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
+        self._read_your_writes.caught_up("quotas")
         _readable_project(req, project_id, "detail")
         known_params_only(req, frozenset({"user_id"}))
         limits = project_limits(self._views, project_id)
@@ -146,10 +153,12 @@ class QuotaSetDetailResource:
 
 
 class QuotaSetDefaultsResource:
-    def __init__(self, views: ViewStore) -> None:
+    def __init__(self, views: ViewStore, read_your_writes: ReadYourWrites) -> None:
         self._views = views
+        self._read_your_writes = read_your_writes
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
+        self._read_your_writes.caught_up("quotas")
         defaults = default_limits(self._views)
         resp.media = {"quota_set": {"id": project_id} | shown(defaults, project_resources(req.context.api_version))}
 
@@ -157,10 +166,12 @@ class QuotaSetDefaultsResource:
 
 
 class QuotaClassSetResource:
-    def __init__(self, views: ViewStore) -> None:
+    def __init__(self, views: ViewStore, read_your_writes: ReadYourWrites) -> None:
         self._views = views
+        self._read_your_writes = read_your_writes
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self._read_your_writes.caught_up("quotas")
         web.require_admin(req, "os_compute_api:os-quota-class-sets:show")
         known_params_only(req, frozenset(), since=(2, 102))
         limits = class_limits(self._views, name)
@@ -170,11 +181,13 @@ class QuotaClassSetResource:
 
 
 class LimitsResource:
-    def __init__(self, views: ViewStore) -> None:
+    def __init__(self, views: ViewStore, read_your_writes: ReadYourWrites) -> None:
         self._views = views
+        self._read_your_writes = read_your_writes
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """An admin may ask for another project's limits with `?tenant_id=`."""
+        self._read_your_writes.caught_up("quotas")
         known_params_only(req, frozenset({"tenant_id"}))
         project_id = req.context.caller.project_id
         if "tenant_id" in req.params:
@@ -188,10 +201,12 @@ class LimitsResource:
     on_head = on_get
 
 
-def add_routes(app: falcon.App, views: ViewStore) -> None:
+def add_routes(app: falcon.App, views: ViewStore, read_your_writes: ReadYourWrites) -> None:
+    """Every quota read waits (bounded) for the quota views: a client that just changed
+    a limit or made a server reads the change back, as Nova's database answers do."""
     prefix = web.API_PREFIX
-    app.add_route(f"{prefix}/os-quota-sets/{{project_id}}", QuotaSetResource(views))
-    app.add_route(f"{prefix}/os-quota-sets/{{project_id}}/detail", QuotaSetDetailResource(views))
-    app.add_route(f"{prefix}/os-quota-sets/{{project_id}}/defaults", QuotaSetDefaultsResource(views))
-    app.add_route(f"{prefix}/os-quota-class-sets/{{name}}", QuotaClassSetResource(views))
-    app.add_route(f"{prefix}/limits", LimitsResource(views))
+    app.add_route(f"{prefix}/os-quota-sets/{{project_id}}", QuotaSetResource(views, read_your_writes))
+    app.add_route(f"{prefix}/os-quota-sets/{{project_id}}/detail", QuotaSetDetailResource(views, read_your_writes))
+    app.add_route(f"{prefix}/os-quota-sets/{{project_id}}/defaults", QuotaSetDefaultsResource(views, read_your_writes))
+    app.add_route(f"{prefix}/os-quota-class-sets/{{name}}", QuotaClassSetResource(views, read_your_writes))
+    app.add_route(f"{prefix}/limits", LimitsResource(views, read_your_writes))
