@@ -1,9 +1,9 @@
 """The query app: GET requests answered from the read models.
 
 Reads never load aggregates. The one tie to the event store is read-your-writes
-(ARCHITECTURE.md invariant 7): a server or flavor missing from its view may be
-one the caller just created, so the app waits (bounded) for the view to reach
-the store's current position before it answers 404.
+(ARCHITECTURE.md invariant 7): a row or listing may reflect a change the caller
+just made, so the app waits (bounded) for the view to reach the store's current
+position before it answers.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class _Readable:
 
 
 class ReadYourWrites:
-    """Looks a row up; when absent, waits for the view to catch up and looks once more."""
+    """Waits (bounded) for a view to hold everything stored so far before a read answers."""
 
     def __init__(self, cloud: Cloud, views: ViewStore) -> None:
         self._cloud = cloud
@@ -55,12 +55,10 @@ class ReadYourWrites:
         self._views.wait_for(view, position, timeout=READ_YOUR_WRITES_TIMEOUT)
 
     def find(self, view: str, lookup: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
-        row = lookup()
-        if row is None:
-            position = self._cloud.recorder.max_notification_id() or 0
-            self._views.wait_for(view, position, timeout=READ_YOUR_WRITES_TIMEOUT)
-            row = lookup()
-        return row
+        """The row once `view` holds everything stored so far: the caller sees a create, and an update
+        (a rename, new metadata) it made just before, not only the row's existence."""
+        self.caught_up(view)
+        return lookup()
 
 
 # --- versions ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The command and the query app as separate processes on PostgreSQL: a GET on
 the query process right after the command process answered 202 finds the
-server (invariant 7 across processes), and each app answers only its methods."""
+server, and its rename or a quota change reads back changed (invariant 7 across
+processes); each app answers only its methods."""
 
 from __future__ import annotations
 
@@ -36,11 +37,21 @@ def test_a_write_on_the_command_process_is_readable_at_once_on_the_query_process
             f"{cluster.api_url}/v2.1/os-quota-sets/{admin_project}", json=unlimited, headers=cluster.headers, timeout=5
         )
         assert raised.status_code == 200, raised.text
+        quota = requests.get(f"{reads}/v2.1/os-quota-sets/{admin_project}", headers=cluster.headers, timeout=5)
+        assert quota.json()["quota_set"]["instances"] == -1
         for n in range(20):
             server = create_server(cluster, f"split-{n}")
             response = get_server(Endpoint(reads, cluster.headers), server["id"])
             assert response.status_code == 200, response.text
             assert response.json()["server"]["status"] == "BUILD"  # no scheduler runs here
+            renamed = requests.put(
+                f"{cluster.api_url}/v2.1/servers/{server['id']}",
+                json={"server": {"name": f"renamed-{n}"}},
+                headers=cluster.headers,
+                timeout=5,
+            )
+            assert renamed.status_code == 200, renamed.text
+            assert get_server(Endpoint(reads, cluster.headers), server["id"]).json()["server"]["name"] == f"renamed-{n}"
 
         assert (
             requests.get(f"{cluster.api_url}/v2.1/servers/detail", headers=cluster.headers, timeout=5).status_code
