@@ -54,6 +54,18 @@ def split_ddl(projection: Projection) -> tuple[list[str], list[str]]:
     return [statement for statement in projection.ddl if not _INDEX.match(statement)], indexes
 
 
+def clustered(statement: str) -> str:
+    """A keyed table's DDL as a SQLite WITHOUT ROWID table, other DDL unchanged.
+
+    The projections' statements find rows by primary key. A rowid table keeps its rows apart from the key's
+    index, so each lookup and insert walks two B-trees; clustered by the key, one. Only the fold's physical
+    layout changes: the rows, and what is copied out of them, are the same.
+    """
+    if _TABLE.match(statement) and "PRIMARY KEY" in statement.upper():
+        return statement.rstrip() + " WITHOUT ROWID"
+    return statement
+
+
 class _NotPlain(Exception):
     """A stored value this decoder does not know; the library's own mapper decodes that event."""
 
@@ -246,7 +258,7 @@ class Fold:
             self.db.execute(f"PRAGMA {pragma}")
         for projection in self.projections:
             for statement in projection.ddl:
-                self.db.execute(sqlite_sql(statement))
+                self.db.execute(sqlite_sql(clustered(statement)))
         self.routes = Routes(self.projections)
 
     def apply(self, message: EventMessage) -> None:
