@@ -8,8 +8,11 @@
    versions and times, written through the recorder 10,000 events per
    transaction;
 2. rebuilds every projection from zero (`chronova audit rebuild`'s path) and
-   prints each one's rate in events/s: the fold (reading the log, decoding,
-   folding) and end to end (with the bulk load and the blue/green switch);
+   prints each one's rate in events of the log per second: the fold (reading
+   the log, decoding, folding) and end to end (with the bulk load and the
+   blue/green switch). PostgreSQL sends each rebuild only the event types its
+   projection reads, so the rate counts the log a rebuild covers, not the
+   subset it receives;
 3. times point-in-time queries: one server's state at a moment
    (`chronova audit state ... --at`), and the whole cloud as of a moment
    (`chronova audit as-of`).

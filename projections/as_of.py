@@ -20,7 +20,7 @@ from chronova.cloud import Cloud
 from chronova.config import Settings
 from chronova.messages import EventMessage
 from projections import schemas
-from projections.replay import EventDecoder, Fold, read_log
+from projections.replay import EventDecoder, Fold
 from projections.runner import ALL_PROJECTIONS
 from projections.views import PostgresViewStore, ViewStore, open_view_store
 
@@ -67,8 +67,8 @@ class FrozenCloud:
 
 
 def first_event_time(cloud: Cloud) -> datetime | None:
-    for page in read_log(cloud, 0, None, page_size=1):
-        return datetime.fromisoformat(EventDecoder(cloud).message(page[0]).timestamp)
+    for first in cloud.recorder.select_notifications(start=0, limit=1, inclusive_of_start=False):
+        return datetime.fromisoformat(EventDecoder(cloud).message(first).timestamp)
     return None
 
 

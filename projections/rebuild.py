@@ -31,7 +31,17 @@ from psycopg.sql import SQL, Identifier
 
 from chronova.cloud import Cloud
 from projections import schemas
-from projections.replay import EventDecoder, Fold, Partition, Progress, Routes, read_log, split_ddl, tables_of
+from projections.replay import (
+    EventDecoder,
+    Fold,
+    Partition,
+    Progress,
+    Routes,
+    count_events,
+    read_log,
+    split_ddl,
+    tables_of,
+)
 from projections.runner import Projection
 from projections.views import PostgresViewStore, Statement
 
@@ -55,7 +65,7 @@ class Outcome:
     """What one rebuild or verification did."""
 
     projection: str
-    events_read: int = 0
+    events_read: int = 0  # the log's events in the range rebuilt, whichever of them the projection reads
     fold_seconds: float = 0.0
     total_seconds: float = 0.0
     position: int = 0
@@ -63,7 +73,7 @@ class Outcome:
 
     @property
     def rate(self) -> float:
-        """Events read per second of the fold (log reading, decoding and folding)."""
+        """The log's events per second of the fold (log reading, decoding and folding)."""
         return self.events_read / self.fold_seconds if self.fold_seconds else 0.0
 
 
@@ -91,13 +101,14 @@ class BesideLive:
         """
         started = time.perf_counter()
         end = upto if upto is not None else self.cloud.recorder.max_notification_id() or 0
+        self.outcome.events_read = count_events(self.cloud, 0, end)
         if partitions is None:
             partitions = default_partitions() if end >= PARTITIONED_FROM else 1
         if partitions > 1 and self.projection.name in PARTITIONED:
             return self._build_in_partitions(end, progress, partitions, started)
         fold = Fold([self.projection])
         try:
-            self.outcome.events_read += fold.replay(self.cloud, upto, progress)
+            fold.replay(self.cloud, end, progress)
             self.outcome.fold_seconds = time.perf_counter() - started
             with self.views.datastore.transaction(commit=True) as cursor:
                 self.live = schemas.current_schema(cursor)
@@ -144,7 +155,6 @@ class BesideLive:
                     continue
                 if kind == "folded":
                     positions[index] = upto
-                    self.outcome.events_read += value
                     folded += 1
                     if folded == count:
                         self.outcome.fold_seconds = time.perf_counter() - started
@@ -282,8 +292,8 @@ def _fold_partition(
         fold = Fold([projection])
         try:
             report = lambda position: reports.put(("position", partition.index, position))  # noqa: E731
-            read = fold.replay(cloud, upto, report, partition=partition)
-            reports.put(("folded", partition.index, read))
+            fold.replay(cloud, upto, report, partition=partition)
+            reports.put(("folded", partition.index, 0))
             with cloud.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
                 for table in tables_of(projection):
                     schemas.copy_table(cursor, schema, table, fold)

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
+from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import resolve_topic
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from chronova.messages import EventMessage
 from projections.runner import event_type_of
@@ -148,15 +149,20 @@ def read_log(
     upto: int | None,
     page_size: int = PAGE_SIZE,
     partition: Partition | None = None,
+    event_types: frozenset[str] | None = None,
 ) -> Iterator[list[Notification]]:
-    """Pages of the notification log in (after, upto]; to its end when `upto` is None; only `partition`'s events
-    when one is given (PostgreSQL only).
+    """Pages of the notification log in (after, upto]; to its end when `upto` is None.
 
-    The next page is fetched in the background while the caller works on this one.
+    On PostgreSQL the server leaves out what the caller would skip: other partitions' events when `partition` is
+    given, and events of types not in `event_types` when that is given (a rebuild of the flavors view then
+    receives a few events, not the whole log). Elsewhere (the embedded SQLite store) every event arrives and
+    `partition` is refused. The next page is fetched in the background while the caller works on this one.
     """
-    if partition is not None:
-        yield from _partition_pages(cloud, partition, after, upto, page_size)
+    if isinstance(cloud.recorder, PostgresAggregateRecorder):
+        yield from _window_pages(cloud.recorder, after, upto, page_size, partition, event_types)
         return
+    if partition is not None:
+        raise ValueError("partitioned reads need the PostgreSQL store")
 
     def page_after(position: int) -> list[Notification]:
         if upto is not None and position >= upto:
@@ -173,20 +179,42 @@ def read_log(
             page = following.result()
 
 
-def _partition_pages(
-    cloud: Cloud, partition: Partition, after: int, upto: int | None, page_size: int
+def _window_pages(
+    recorder: PostgresAggregateRecorder,
+    after: int,
+    upto: int | None,
+    page_size: int,
+    partition: Partition | None,
+    event_types: frozenset[str] | None,
 ) -> Iterator[list[Notification]]:
-    """A partition's events read window by window of notification ids, each about `page_size` of its events.
+    """The log read window by window of notification ids, each about `page_size` of the events wanted.
 
     Bounded windows, not LIMIT: with a filter the planner cannot estimate, it sorts the whole rest of the log for
     every page otherwise.
     """
-    end = upto if upto is not None else cloud.recorder.max_notification_id() or 0
-    width = page_size * partition.count
+    end = upto if upto is not None else recorder.max_notification_id() or 0
+    width = page_size * (partition.count if partition else 1)
     starts = range(after, end, width)
+    query = _window_query(recorder, partition, event_types)
 
     def window(start: int) -> list[Notification]:
-        return _partition_page(cloud, partition, start, min(start + width, end))
+        params: list[Any] = [start, min(start + width, end)]
+        if partition is not None:
+            params += [partition.count, partition.index]
+        if event_types is not None:
+            params.append(sorted(event_types))
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(query, params, prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
 
     if not starts:
         return
@@ -200,27 +228,38 @@ def _partition_pages(
             yield page
 
 
-def _partition_page(cloud: Cloud, partition: Partition, after: int, upto: int) -> list[Notification]:
-    """The server filters by the originator's last byte, so each partition's reader only receives its own events."""
-    recorder: Any = cloud.recorder
-    statement = SQL(
+def _window_query(
+    recorder: PostgresAggregateRecorder, partition: Partition | None, event_types: frozenset[str] | None
+) -> Composed:
+    """A partition is the originator's last byte modulo the count; an event's type is its topic after the colon
+    (eventsourcing writes topics as module:qualname), as event_type_of reads it."""
+    conditions = [SQL("notification_id > %s AND notification_id <= %s")]
+    if partition is not None:
+        conditions.append(SQL("get_byte(uuid_send(originator_id), 15) %% %s = %s"))
+    if event_types is not None:
+        conditions.append(SQL("substr(topic, strpos(topic, ':') + 1) = ANY(%s)"))
+    return SQL(
         """SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table}
-           WHERE notification_id > %s AND notification_id <= %s
-             AND get_byte(uuid_send(originator_id), 15) %% %s = %s
-           ORDER BY notification_id"""
-    ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+           WHERE {conditions} ORDER BY notification_id"""
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+        conditions=SQL(" AND ").join(conditions),
+    )
+
+
+def count_events(cloud: Cloud, after: int, upto: int) -> int:
+    """How many events the log holds in (after, upto]: what a rebuild of that range covers, whichever of them
+    its projection reads. PostgreSQL only, as rebuilds are."""
+    recorder = cloud.recorder
+    if not isinstance(recorder, PostgresAggregateRecorder):
+        raise ValueError("counting a range of the log needs the PostgreSQL store")
+    query = SQL("SELECT count(*) AS events FROM {}.{} WHERE notification_id > %s AND notification_id <= %s").format(
+        Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+    )
     with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-        cursor.execute(statement, (after, upto, partition.count, partition.index), prepare=True)
-        return [
-            Notification(
-                id=row["notification_id"],
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in cursor.fetchall()
-        ]
+        row = cursor.execute(query, (after, upto)).fetchone()
+        return int(row["events"]) if row else 0
 
 
 class Routes:
@@ -232,6 +271,10 @@ class Routes:
         for projection in projections:
             for event_type in projection.event_types:
                 self._by_type.setdefault(event_type, []).append(projection)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self._by_type)
 
     def wants(self, topic: str) -> bool:
         wanted = self._wanted.get(topic)
@@ -275,12 +318,15 @@ class Fold:
         partition: Partition | None = None,
     ) -> int:
         """Fold the log (or `partition`'s share of it) from `position` to `upto` (or its end), unless `keep`
-        refuses an event; the count read."""
+        refuses an event; the count of events read (on PostgreSQL, only those of the types folded)."""
         decode, wants, apply = EventDecoder(cloud).message, self.routes.wants, self.apply
+        if upto is None:
+            upto = cloud.recorder.max_notification_id() or 0
         read = 0
         self.db.execute("BEGIN")
         try:
-            for page in read_log(cloud, self.position, upto, partition=partition):
+            pages = read_log(cloud, self.position, upto, partition=partition, event_types=self.routes.event_types)
+            for page in pages:
                 for notification in page:
                     if wants(notification.topic):
                         message = decode(notification)
@@ -292,8 +338,7 @@ class Fold:
                     progress(self.position)
         finally:
             self.db.execute("COMMIT")
-        if upto is not None:
-            self.position = max(self.position, upto)
+        self.position = max(self.position, upto)
         return read
 
     def columns(self, table: str) -> list[str]:

@@ -30,8 +30,8 @@ from domain.host import Host
 from domain.placement import default_inventories, inventories_to_dict
 from projections.as_of import FrozenCloud, build, open_views
 from projections.rebuild import PARTITIONED, rebuild, verify
-from projections.replay import EventDecoder, read_log, tables_of
-from projections.runner import ALL_DDL, ALL_PROJECTIONS, projector
+from projections.replay import EventDecoder, Partition, count_events, read_log, tables_of
+from projections.runner import ALL_DDL, ALL_PROJECTIONS, event_type_of, projector
 from projections.servers import ServersProjection
 from projections.views import PostgresViewStore, open_view_store
 from query_api.app import create_app
@@ -118,6 +118,23 @@ def test_the_cheap_decoder_reads_every_event_as_the_domain_mapper_does(store: St
     for page in read_log(store.cloud, 0, None):
         for notification in page:
             assert decoder.message(notification) == decoder._by_mapper(notification)
+
+
+def test_the_server_leaves_out_other_types_and_partitions_and_the_log_count_covers_all(store: Store) -> None:
+    store.boot("vm", 5)
+    everything = [n for page in read_log(store.cloud, 0, None, page_size=3) for n in page]
+    wanted = frozenset({"Server.Created", "Server.Spawned"})
+    expected = [n.id for n in everything if event_type_of(n.topic) in wanted]
+    assert len(expected) == 10  # five servers, two of the types each
+    typed = read_log(store.cloud, 0, None, page_size=3, event_types=wanted)
+    assert [n.id for page in typed for n in page] == expected
+    shares = [
+        [n.id for page in read_log(store.cloud, 0, None, 3, Partition(index, 2), wanted) for n in page]
+        for index in range(2)
+    ]
+    assert sorted(shares[0] + shares[1]) == expected and not set(shares[0]) & set(shares[1])
+    assert count_events(store.cloud, 0, everything[-1].id) == len(everything)
+    assert count_events(store.cloud, everything[2].id, everything[-1].id) == len(everything) - 3
 
 
 def _live_projector(store: Store, stop: threading.Event) -> None:
