@@ -1,19 +1,22 @@
 """Quota use cases (os-quota-sets, os-quota-class-sets) and the checks other
 commands run before they record anything.
 
-Checks enforce the limits in the store and count usage from the quota view
-(projections/quotas.py says why counting from a view is acceptable); changes
-are QuotaSet events.
+Checks enforce the limits in the store and count usage from the quota view;
+server creates also take turns on the project's QuotaLedger, so concurrent
+creates cannot pass the same count (domain/quota.py). Changes of limits are
+QuotaSet events.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from eventsourcing.persistence import IntegrityError
 
 from chronova.cloud import Cloud
+from chronova.servers import Reservation, create_servers
 from domain.commands import CreateServer, RequestContext
 from domain.errors import NotFound, QuotaExceeded
 from domain.flavor import Flavor, flavor_aggregate_id
@@ -23,20 +26,27 @@ from domain.quota import (
     DEFAULT_CLASS,
     PROJECT,
     UNLIMITED,
+    QuotaLedger,
     QuotaSet,
     affordable,
     check_new_limits,
     effective_limits,
     exceeds,
+    next_admission,
     over_quota,
     overs,
+    pending_usage,
+    quota_ledger_id,
     quota_set_id,
     refuse_if_over,
 )
-from projections.quotas import project_usage
+from projections.quotas import counted_usage, project_usage
 from projections.views import ViewStore
 
 _SAVE_ATTEMPTS = 3
+_ADMISSION_ATTEMPTS = 10  # turns lost to other processes before the caller is told to retry (409)
+# Creates of one project in this process take turns here rather than by losing races on the ledger.
+_TURNS = tuple(threading.Lock() for _ in range(64))
 
 
 def current_limits(cloud: Cloud, project_id: str) -> dict[str, int]:
@@ -88,44 +98,40 @@ def ensure_within(
     refuse_if_over({resource: limit}, {resource: used}, {resource: requested})
 
 
-def allowed_server_count(
-    cloud: Cloud,
-    views: ViewStore,
-    project_id: str,
-    min_count: int,
-    max_count: int,
-    vcpus: int,
-    ram: int,
-    metadata_items: int,
-) -> int:
-    """How many of `min_count`..`max_count` servers to create: as many as the quota
-    holds, up to max_count, or QuotaExceeded when not even min_count fit. Metadata
-    is checked first, then instances, cores and ram together, as Nova does; with all
-    three unlimited nothing is counted."""
-    limits = current_limits(cloud, project_id)
-    if exceeds(limits["metadata_items"], 0, metadata_items):
-        raise QuotaExceeded(f"Maximum number of metadata items exceeds {limits['metadata_items']}")
-    per_server = {"instances": 1, "cores": vcpus, "ram": ram}
-    if all(limits[resource] == UNLIMITED for resource in per_server):
-        return max_count
-    usage = project_usage(views, project_id)
-    requested = {resource: max_count * amount for resource, amount in per_server.items()}
-    over = overs(limits, usage, requested)
-    if not over:
-        return max_count
-    fitting = affordable(limits, usage, per_server) or 0
-    if fitting >= min_count:
-        return fitting
-    instances = str(min_count) if min_count == max_count else f"{min_count}-{max_count}"
-    raise over_quota(over, limits, usage, requested | {"instances": instances})
+@dataclass(frozen=True)
+class Admission:
+    """A create request as the quota allows it, and the ledger records to store with its servers (none when no
+    limit applies)."""
+
+    command: CreateServer
+    records: tuple[QuotaLedger | QuotaLedger.ServersAdmitted, ...] = ()
 
 
-def check_create_server_command(
+def create_servers_within_quota(
     cloud: Cloud, views: ViewStore, command: CreateServer, ctx: RequestContext
-) -> CreateServer:
+) -> Reservation:
+    """Create the servers the quota allows (see admit_servers), taking the project's turn on its ledger.
+
+    Creates in one process wait for each other per project; a create in another process that took the same
+    turn makes this one count again.
+    """
+    with _TURNS[hash(ctx.project_id) % len(_TURNS)]:
+        attempt = 1
+        while True:
+            admission = admit_servers(cloud, views, command, ctx)
+            try:
+                return create_servers(cloud, admission.command, ctx, admitted=admission.records)
+            except IntegrityError:
+                if attempt == _ADMISSION_ATTEMPTS:
+                    raise
+                attempt += 1
+
+
+def admit_servers(cloud: Cloud, views: ViewStore, command: CreateServer, ctx: RequestContext) -> Admission:
     """The create request the quota allows: the same one, or fewer servers (max_count
     lowered, as Nova does when min_count still fits), or QuotaExceeded.
 
+    Metadata is checked first, then instances, cores and ram together, as Nova does.
     A flavor the caller may not use is left for the create use case to refuse
     with its own 400, as Nova reports a bad flavor before any quota.
     """
@@ -133,20 +139,48 @@ def check_create_server_command(
     try:
         flavor = cloud.load(flavor_aggregate_id(flavorid), Flavor)
     except NotFound:
-        return command
+        return Admission(command)
     if not flavor.usable_by(ctx.project_id, ctx.is_admin):
-        return command
-    allowed = allowed_server_count(
-        cloud,
-        views,
-        ctx.project_id,
-        command.min_count,
-        command.max_count,
-        flavor.vcpus,
-        flavor.ram,
-        len(command.metadata),
-    )
-    return command if allowed == command.max_count else replace(command, max_count=allowed)
+        return Admission(command)
+    limits = current_limits(cloud, ctx.project_id)
+    metadata_items = len(command.metadata)
+    if exceeds(limits["metadata_items"], 0, metadata_items):
+        raise QuotaExceeded(f"Maximum number of metadata items exceeds {limits['metadata_items']}")
+    per_server = {"instances": 1, "cores": flavor.vcpus, "ram": flavor.ram}
+    if all(limits[resource] == UNLIMITED for resource in per_server):
+        return Admission(command)
+    usage, ledger_version = _usage_with_later_admissions(cloud, views, ctx.project_id)
+    requested = {resource: command.max_count * amount for resource, amount in per_server.items()}
+    over = overs(limits, usage, requested)
+    allowed = command.max_count
+    if over:
+        allowed = affordable(limits, usage, per_server) or 0
+        if allowed < command.min_count:
+            wanted = command.min_count
+            instances = str(wanted) if wanted == command.max_count else f"{wanted}-{command.max_count}"
+            raise over_quota(over, limits, usage, requested | {"instances": instances})
+    counts = {resource: allowed * amount for resource, amount in per_server.items()}
+    if ledger_version == 0:
+        ledger = QuotaLedger(project_id=ctx.project_id)
+        ledger.admit(ctx.request_id, counts)
+        records: tuple[QuotaLedger | QuotaLedger.ServersAdmitted, ...] = (ledger,)
+    else:
+        ledger_id = quota_ledger_id(ctx.project_id)
+        records = (next_admission(ledger_id, ledger_version, ctx.project_id, ctx.request_id, counts),)
+    return Admission(command if allowed == command.max_count else replace(command, max_count=allowed), records)
+
+
+def _usage_with_later_admissions(cloud: Cloud, views: ViewStore, project_id: str) -> tuple[dict[str, int], int]:
+    """(what the project holds: the view's count plus the admissions stored after the last one it counted,
+    the ledger's version: 0 when it has none)."""
+    counted, seen = counted_usage(views, project_id)
+    later = [
+        cloud.mapper.to_domain_event(stored)
+        for stored in cloud.recorder.select_events(quota_ledger_id(project_id), gt=seen)
+    ]
+    pending = pending_usage(later)
+    usage = project_usage(views, project_id) | {resource: counted[resource] + pending[resource] for resource in counted}
+    return usage, later[-1].originator_version if later else seen
 
 
 # --- os-quota-sets and os-quota-class-sets ------------------------------------------------

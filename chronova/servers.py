@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import IntegrityError
 
 from domain.aggregate import DEFAULT_ZONE
@@ -63,8 +64,14 @@ def visible_server(cloud: Cloud, server_id: UUID, ctx: RequestContext) -> Server
 # --- create -------------------------------------------------------------------------------
 
 
-def create_servers(cloud: Cloud, cmd: CreateServer, ctx: RequestContext) -> Reservation:
-    """Up to `max_count` servers (at least `min_count`) in one transaction, named and numbered as Nova does."""
+def create_servers(
+    cloud: Cloud, cmd: CreateServer, ctx: RequestContext, admitted: Sequence[Aggregate | DomainEvent] = ()
+) -> Reservation:
+    """Up to `max_count` servers (at least `min_count`) in one transaction, named and numbered as Nova does.
+
+    `admitted` (the quota ledger's turn) is stored last, so the quota view never counts the admission before
+    the servers it admitted.
+    """
     if cmd.min_count > MAX_SERVERS_PER_REQUEST:
         raise InvalidReference(f"At most {MAX_SERVERS_PER_REQUEST} servers may be created by one request.")
     flavor = usable_flavor(cloud, cmd.flavor_ref, ctx)
@@ -77,7 +84,7 @@ def create_servers(cloud: Cloud, cmd: CreateServer, ctx: RequestContext) -> Rese
     reservation_id = "r-" + "".join(secrets.choice(_RESERVATION_CHARACTERS) for _ in range(8))
     count = min(cmd.max_count, MAX_SERVERS_PER_REQUEST)
     servers = [_new_server(cmd, ctx, flavor, image, reservation_id, index, count) for index in range(count)]
-    cloud.save(*servers, *_groups_joined(cloud, cmd, servers, ctx))
+    cloud.save(*servers, *_groups_joined(cloud, cmd, servers, ctx), *admitted)
     return Reservation(reservation_id=reservation_id, servers=servers)
 
 

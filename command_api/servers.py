@@ -47,8 +47,7 @@ class ServersResource:
         command, return_reservation_id = create_server_command(body, req.context.api_version)
         if command.forced_host or command.forced_node:
             web.require_admin(req, "os_compute_api:servers:create:forced_host")
-        command = quotas.check_create_server_command(self._cloud, self._views, command, req.context.caller)
-        reservation = servers.create_servers(self._cloud, command, req.context.caller)
+        reservation = quotas.create_servers_within_quota(self._cloud, self._views, command, req.context.caller)
         resp.status = falcon.HTTP_202
         if return_reservation_id:
             resp.media = {"reservation_id": reservation.reservation_id}

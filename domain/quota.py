@@ -90,6 +90,71 @@ class QuotaSet(Aggregate):
         self.limits = {}
 
 
+QUOTA_LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronova.invalid/quota-ledger")
+COUNTED_PER_SERVER = ("instances", "cores", "ram")
+
+
+def quota_ledger_id(project_id: str) -> UUID:
+    return uuid5(QUOTA_LEDGER_NAMESPACE, project_id)
+
+
+class QuotaLedger(Aggregate):
+    """One project's admissions of new servers, in turn.
+
+    Usage is counted from the quota view, which trails the store. Each admission is
+    an event at the ledger's next version, stored in the transaction that creates
+    the servers, so two creates that counted the same usage cannot both be stored:
+    the second meets the first's version and counts again. The view records the
+    last version it has counted, so a check adds the admissions after that version
+    to what the view shows. Nothing is kept in memory: an admission is made from
+    the ledger's stored events alone (ServersAdmitted.next), never by replaying them.
+    """
+
+    @event("Created")
+    def __init__(self, *, project_id: str) -> None:
+        self.project_id = project_id
+
+    @staticmethod
+    def create_id(project_id: str) -> UUID:
+        return quota_ledger_id(project_id)
+
+    def admit(self, request_id: str, counts: Mapping[str, int]) -> None:
+        self._admitted(project_id=self.project_id, request_id=request_id, **_per_server_counts(counts))
+
+    @event("ServersAdmitted")
+    def _admitted(self, project_id: str, request_id: str, instances: int, cores: int, ram: int) -> None:
+        pass
+
+
+def _per_server_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    return {resource: int(counts[resource]) for resource in COUNTED_PER_SERVER}
+
+
+def next_admission(
+    ledger_id: UUID, version: int, project_id: str, request_id: str, counts: Mapping[str, int]
+) -> QuotaLedger.ServersAdmitted:
+    """The admission at the ledger's next version after `version`, made without loading the ledger: its
+    events hold nothing a later one needs."""
+    return QuotaLedger.ServersAdmitted(  # type: ignore[call-arg]
+        originator_id=ledger_id,
+        originator_version=version + 1,
+        timestamp=QuotaLedger.ServersAdmitted.create_timestamp(),
+        project_id=project_id,
+        request_id=request_id,
+        **_per_server_counts(counts),
+    )
+
+
+def pending_usage(admissions: list[object]) -> dict[str, int]:
+    """What the given ledger events admitted (the view has not counted them yet)."""
+    pending = dict.fromkeys(COUNTED_PER_SERVER, 0)
+    for admission in admissions:
+        if isinstance(admission, QuotaLedger.ServersAdmitted):
+            for resource in COUNTED_PER_SERVER:
+                pending[resource] += getattr(admission, resource)
+    return pending
+
+
 class LimitBelowUsage(InvalidReference):
     """A new limit lower than what the project already uses (Nova: 400)."""
 

@@ -1,11 +1,12 @@
 """The quota views: the limits set per project and per quota class, and what
 each project holds (live servers with their size, live server groups).
 
-Usage is counted from this view, as Nova counts it from its database: both
-count, then create, so two creates racing past the same count can both be
-accepted. Here the window is also the projection's lag behind the store
-(milliseconds in one process); Nova accepts the same kind of window unless
-it rechecks after creating. A refused request writes nothing either way.
+Usage is counted from this view, which trails the store. Creates of servers
+take turns on the project's QuotaLedger (domain/quota.py) instead: the view
+records the last admission it has counted, and a check adds the admissions
+stored since. Server groups are still counted from the view alone, so two
+group creates racing past the same count can both be accepted, as in Nova
+without its recheck. A refused request writes nothing either way.
 
 A check runs on every create, so it must not cost more as a project grows:
 `quota_totals` keeps each project's sums in one row, changed in the same
@@ -20,7 +21,16 @@ from __future__ import annotations
 import json
 
 from chronova.messages import EventMessage
-from domain.quota import BUILTIN_DEFAULTS, CLASS, DEFAULT_CLASS, PROJECT, RESOURCES, effective_limits, quota_set_id
+from domain.quota import (
+    BUILTIN_DEFAULTS,
+    CLASS,
+    COUNTED_PER_SERVER,
+    DEFAULT_CLASS,
+    PROJECT,
+    RESOURCES,
+    effective_limits,
+    quota_set_id,
+)
 from projections.views import Statement, ViewStore
 
 DDL = (
@@ -50,6 +60,11 @@ DDL = (
         cores BIGINT NOT NULL,
         ram BIGINT NOT NULL,
         server_groups BIGINT NOT NULL
+    )""",
+    # The last admission (domain.quota.QuotaLedger) each project's totals count.
+    """CREATE TABLE IF NOT EXISTS quota_admissions (
+        project_id TEXT PRIMARY KEY,
+        version BIGINT NOT NULL
     )""",
     # A store projected before quota_totals existed gets its sums once, in the
     # transaction that creates the table; afterwards every project's row exists
@@ -96,6 +111,9 @@ _UNCOUNT_GROUP = """UPDATE quota_totals SET server_groups = server_groups - 1
     WHERE project_id = (
         SELECT g.project_id FROM quota_server_groups g WHERE g.group_id = %(id)s AND g.live = %(live)s)"""
 _RETIRE_GROUP = "UPDATE quota_server_groups SET live = %(not_live)s WHERE group_id = %(id)s"
+_COUNTED_ADMISSION = """INSERT INTO quota_admissions (project_id, version) VALUES (%(project_id)s, %(version)s)
+    ON CONFLICT (project_id) DO UPDATE SET version = excluded.version
+    WHERE quota_admissions.version < excluded.version"""
 
 
 class QuotasProjection:
@@ -110,6 +128,7 @@ class QuotasProjection:
             "Server.Deleted",
             "ServerGroup.Created",
             "ServerGroup.Deleted",
+            "QuotaLedger.ServersAdmitted",
         }
     )
 
@@ -145,6 +164,8 @@ class QuotasProjection:
                 return [Statement(_COUNT_GROUP, group), Statement(_RECORD_GROUP, group)]
             case "ServerGroup.Deleted":
                 return [Statement(_UNCOUNT_GROUP, held), Statement(_RETIRE_GROUP, held)]
+            case "QuotaLedger.ServersAdmitted":
+                return [Statement(_COUNTED_ADMISSION, {"project_id": data["project_id"], "version": message.version})]
         return []
 
     @staticmethod
@@ -174,6 +195,20 @@ def default_limits(views: ViewStore) -> dict[str, int]:
 
 def project_limits(views: ViewStore, project_id: str) -> dict[str, int]:
     return effective_limits(explicit_limits(views, PROJECT, project_id), default_limits(views))
+
+
+def counted_usage(views: ViewStore, project_id: str) -> tuple[dict[str, int], int]:
+    """(instances, cores and ram the project holds, the last ledger admission counted in them), read together so
+    the two agree; a create adds the ledger's later admissions (chronova.quotas)."""
+    rows = views.query(
+        """SELECT t.instances, t.cores, t.ram, a.version FROM (SELECT CAST(%(project_id)s AS TEXT) AS project_id) p
+           LEFT JOIN quota_totals t ON t.project_id = p.project_id
+           LEFT JOIN quota_admissions a ON a.project_id = p.project_id""",
+        {"project_id": project_id},
+    )
+    row = rows[0]
+    usage = {resource: int(row[resource] or 0) for resource in COUNTED_PER_SERVER}
+    return usage, int(row["version"] or 0)
 
 
 def project_usage(views: ViewStore, project_id: str) -> dict[str, int]:
