@@ -171,15 +171,15 @@ def admit_servers(cloud: Cloud, views: ViewStore, command: CreateServer, ctx: Re
 
 
 def _usage_with_later_admissions(cloud: Cloud, views: ViewStore, project_id: str) -> tuple[dict[str, int], int]:
-    """(what the project holds: the view's count plus the admissions stored after the last one it counted,
-    the ledger's version: 0 when it has none)."""
+    """(the instances, cores and ram the project holds: the view's count plus the admissions stored after the
+    last one it counted; the ledger's version: 0 when it has none)."""
     counted, seen = counted_usage(views, project_id)
     later = [
         cloud.mapper.to_domain_event(stored)
         for stored in cloud.recorder.select_events(quota_ledger_id(project_id), gt=seen)
     ]
     pending = pending_usage(later)
-    usage = project_usage(views, project_id) | {resource: counted[resource] + pending[resource] for resource in counted}
+    usage = {resource: counted[resource] + pending[resource] for resource in counted}
     return usage, later[-1].originator_version if later else seen
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from falcon.testing import TestClient
 
-import chronova.servers
+import chronova.quotas
 from chronova.cloud import Cloud
 from chronova.web import MAX_BODY_BYTES
 from domain.states import VmState
@@ -600,10 +600,10 @@ def test_an_unexpected_failure_is_a_500_without_internals(
     client: TestClient, cloud: Cloud, image_id: str, flavor_id: str, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    def broken(*args: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr(chronova.servers, "create_servers", broken)
+    monkeypatch.setattr(chronova.quotas, "create_servers", broken)
     server = {"name": "vm1", "imageRef": image_id, "flavorRef": flavor_id, "networks": "none"}
 
     result = post_server(client, server)
