@@ -100,8 +100,17 @@ class ComputeAgent:
             self._act(hypervisor, message)
         elif message.event_type == "ConsoleOutputRequest.Created":
             self._read_console(hypervisor, message)
+        elif message.event_type == "Server.EvacuatedDomainRemovalRequested":
+            self._remove_left_behind(hypervisor, message.aggregate_id)
         elif message.event_type in move_steps.MOVE_EVENTS and message.data.get("step"):
             self._move_step(hypervisor, message)
+
+    def _remove_left_behind(self, hypervisor: LibvirtHypervisor, server_id: str) -> None:
+        """Nothing is reported: the next power-state sync shows whether the copy is gone."""
+        if hypervisor.destroy_left_behind(server_id):
+            log.warning("destroyed %s on %s: it was evacuated off this host", server_id, hypervisor.host)
+            if self._images is not None:
+                self._images.forget(server_id)
 
     def _move_step(self, hypervisor: LibvirtHypervisor, message: EventMessage) -> None:
         """One step of a move saga (agents/move_steps.py); a libvirt refusal is reported as the step's failure."""

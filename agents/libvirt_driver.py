@@ -191,6 +191,16 @@ class LibvirtHypervisor:
                 domain.destroy()
             domain.undefine()
 
+    def destroy_left_behind(self, server_id: str) -> bool:
+        """Destroy the domain only if this host defined it (simulated hosts sharing one driver see each other's
+        domains, and the server's live copy may be one of them); whether it did."""
+        with self._transient_if_disconnected():
+            domain = self._lookup(server_id)
+            if domain is None or self.owner(domain) != self.host:
+                return False
+        self.destroy(server_id)
+        return True
+
     # --- power actions: each returns the domain's power state afterwards -----------------
     def power_off(self, server_id: str) -> PowerState:
         """Nova's stop: a clean shutdown first; a missing domain is already off."""

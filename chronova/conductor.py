@@ -166,8 +166,9 @@ class Conductor:
         self._changed(request)
 
     def _power_states(self, report: PowerStates) -> None:
-        """Nova's _sync_power_states, decided here: the host only says what it sees. A domain this host
-        should not have is logged and left alone; a server placed here whose domain is gone is NOSTATE."""
+        """Nova's _sync_power_states, decided here: the host only says what it sees. The domain of a server
+        evacuated off this host is destroyed there; any other domain it should not have is logged and left
+        alone; a server placed here whose domain is gone is NOSTATE."""
         observed_at = datetime.fromtimestamp(min(report.observed_at, self._clock()), UTC)
         host = self._pending.get(host_id(report.host)) or self._cloud.host(report.host)
         seen = dict(report.domains)
@@ -177,7 +178,14 @@ class Conductor:
             try:
                 server = self._pending.get(UUID(server_id)) or self._cloud.server(UUID(server_id))
                 synced = server.sync_power_state(report.host, power_state, observed_at)
-            except (NotFound, WrongHost, InvalidState) as e:
+            except WrongHost as e:
+                if server_id in report.domains and server.request_evacuated_domain_removal(report.host):
+                    log.warning("power sync on %s: %s was evacuated off it; its domain there goes", report.host, e)
+                    self._changed(server)
+                elif server_id in report.domains:
+                    log.warning("power sync on %s: domain of %s left alone: %s", report.host, server_id, e)
+                continue
+            except (NotFound, InvalidState) as e:
                 if server_id in report.domains:
                     log.warning("power sync on %s: domain of %s left alone: %s", report.host, server_id, e)
                 continue

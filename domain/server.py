@@ -639,6 +639,28 @@ class Server(Aggregate):
         if self.move_awaiting_destination() != migration_id:
             raise InvalidState(f"Instance {self.id} has no migration {migration_id} waiting for a host")
 
+    def request_evacuated_domain_removal(self, host: str) -> bool:
+        """Nova's _destroy_evacuated_instances: a host back from the dead still runs the domain of a server
+        evacuated off it; that copy is destroyed (by the host, as the event says) and the evacuation's record
+        becomes 'completed', so it is asked once. Whether it was asked: only the evacuation's source, only
+        after the server was rebuilt elsewhere."""
+        m = self.migration
+        if m is None or m["kind"] != moves.EVACUATION or m["status"] != "done" or m["source"] != host:
+            return False
+        if self.host == host or self.vm_state == VmState.DELETED:
+            return False
+        self.trigger_event(
+            self.EvacuatedDomainRemovalRequested,
+            migration={**m, "status": "completed"},
+            changes={},
+            host=host,
+            step=None,
+            args={},
+            request_id=m["request_id"],
+            user_id=None,
+        )
+        return True
+
     def _pending_move(self, host: str, migration_id: str, step: str) -> dict[str, Any]:
         """The move step a report names; a late, repeated or foreign report is refused."""
         m = self.migration
@@ -737,6 +759,9 @@ class Server(Aggregate):
         pass
 
     class MoveFailed(MoveEvent):
+        pass
+
+    class EvacuatedDomainRemovalRequested(MoveEvent):
         pass
 
     def _moved(self, migration: dict[str, Any], changes: dict[str, Any]) -> None:

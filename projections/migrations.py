@@ -31,6 +31,7 @@ MOVE_EVENT_TYPES = frozenset(
         "Evacuated",
         "Unshelved",  # an offloaded server's unshelve (chronova/lifecycle.py) is scheduled like a move
         "MoveFailed",
+        "EvacuatedDomainRemovalRequested",  # the evacuation's source is back: its record becomes 'completed'
     )
 )
 

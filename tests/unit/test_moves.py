@@ -19,6 +19,7 @@ from falcon.testing import TestClient
 
 from agents.compute import ComputeAgent
 from agents.libvirt_driver import LibvirtHypervisor
+from agents.power_sync import PowerStateSync
 from chronova.bus import Record
 from chronova.cloud import Cloud
 from chronova.conductor import Conductor
@@ -69,8 +70,8 @@ class Deployment:
             for name, uri in uris.items()
         }
         self.reports = Outbox()
-        keys = {name: KEYS.key(name) for name in uris}
-        self.agent = ComputeAgent(self.hypervisors, keys, self.reports, self.reports)
+        self.agent_keys = {name: KEYS.key(name) for name in uris}
+        self.agent = ComputeAgent(self.hypervisors, self.agent_keys, self.reports, self.reports)
         self.scheduler = Scheduler(cloud)
         self.conductor = Conductor(cloud, HostLiveness(cloud, down_after=60), KEYS)
         self.position = 0
@@ -276,6 +277,47 @@ def test_evacuate_only_off_a_down_host_and_from_2_95_it_lands_stopped(
     assert accepted.status_code == 200, accepted.text
     assert (final["status"], final["OS-EXT-SRV-ATTR:host"]) == ("SHUTOFF", other(source))
     assert deployment.allocations()[source] == {}
+
+
+def test_a_host_back_from_the_dead_destroys_its_copy_of_an_evacuated_server_once(
+    client: TestClient, deployment: Deployment, boot: Callable[..., dict[str, Any]], cloud: Cloud
+) -> None:
+    """With a driver per host the source still has the domain after the evacuation (its agent never died
+    here, as a rebooted host's libvirt may keep it); its power-state sync must not leave two copies."""
+    server_id, source = placed(client, deployment, boot)
+    host = cloud.host(source)
+    host.force_down(True)
+    cloud.save(host)
+    deployment.run()
+    assert act(client, server_id, {"evacuate": {}}).status_code == 200
+    deployment.run()
+    dest = other(source)
+    separate = deployment.hypervisors[source].connection.getURI() != deployment.hypervisors[dest].connection.getURI()
+    assert [owner for owner, _ in deployment.owner(server_id)] == (sorted([dest, source]) if separate else [dest])
+
+    sync = PowerStateSync(deployment.hypervisors, deployment.agent_keys, deployment.reports)
+    sync.report_once()
+    deployment.run()
+    versions = cloud.server(uuid.UUID(server_id)).version
+    sync.report_once()
+    deployment.run()
+
+    assert [owner for owner, _ in deployment.owner(server_id)] == [dest]
+    assert show(client, server_id)["OS-EXT-SRV-ATTR:host"] == dest
+    assert cloud.server(uuid.UUID(server_id)).version == versions  # asked once, whatever the next sync sees
+    migrations = client.simulate_get(f"/v2.1/servers/{server_id}/migrations", headers=LATEST)
+    listed = client.simulate_get("/v2.1/os-migrations", headers=LATEST).json["migrations"]
+    assert [m["status"] for m in listed if m["instance_uuid"] == server_id] == (
+        ["completed"] if separate else ["done"]
+    ), migrations.text
+
+
+def test_a_host_never_destroys_a_domain_another_host_defined(
+    client: TestClient, deployment: Deployment, boot: Callable[..., dict[str, Any]]
+) -> None:
+    server_id, source = placed(client, deployment, boot)
+    assert deployment.hypervisors[other(source)].destroy_left_behind(server_id) is False
+    assert [owner for owner, _ in deployment.owner(server_id)] == [source]
 
 
 @pytest.mark.parametrize(
